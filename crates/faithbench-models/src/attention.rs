@@ -1,0 +1,86 @@
+//! The one self-attention block every faithbench model uses.
+//!
+//! burn's stock transformer hides its attention maps and burn has no retain-grad, so the block
+//! records what the explainers need itself:
+//! - `A`: the post-softmax attention probabilities, (B, H, N, N);
+//! - `u = v·W_Oᵀ`: the value vectors of all heads (concatenated, heads contiguous) times the
+//!   output projection weight, **without** its bias, (B, N, D) — the token-wise perception of
+//!   the paper (spec §1.3);
+//! - a zero **probe** leaf `Z` is added to `A` (`A' = A + Z`), so after one backward pass
+//!   `∂y/∂Z = ∂y/∂A` (the total derivative, all paths kept) for every probed layer.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+/// Multi-head self-attention with a fused `qkv` projection (timm layout: output rows are
+/// `[q | k | v]`, each `(heads, head_dim)` with heads contiguous) and an output projection.
+/// Hugging Face checkpoints with separate query/key/value are fused at load time.
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    /// Fused query/key/value projection, D → 3D.
+    pub qkv: Linear,
+    /// Output projection W_O (timm `attn.proj`, HF `attention.output.dense`), D → D.
+    pub proj: Linear,
+    /// Number of heads H.
+    pub num_heads: usize,
+}
+
+/// What one attention call recorded (plain tensors, detached from autodiff).
+#[derive(Debug, Clone)]
+pub struct AttentionRecord {
+    /// Post-softmax probabilities A, (B, H, N, N).
+    pub attn: Option<Tensor<4>>,
+    /// `v·W_Oᵀ` without bias, (B, N, D).
+    pub vproj: Option<Tensor<3>>,
+}
+
+impl SelfAttention {
+    /// Hidden size D.
+    pub fn hidden(&self) -> usize {
+        self.proj.weight.dims()[0]
+    }
+
+    /// Runs attention on `x` (B, N, D), already layer-normed where the model does so.
+    ///
+    /// * `mask`: additive key mask broadcastable to (B, 1, 1, N) (0 keep, a large negative
+    ///   number drop), for padded text.
+    /// * `probe`: a zero leaf (B, H, N, N) that requires grad; it is added to the
+    ///   probabilities so that its gradient is ∂y/∂A.
+    /// * `record_attn` / `record_vproj`: which quantities to keep.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        mask: Option<&Tensor<4>>,
+        probe: Option<Tensor<4>>,
+        record_attn: bool,
+        record_vproj: bool,
+    ) -> (Tensor<3>, AttentionRecord) {
+        let [b, n, d] = x.dims();
+        let h = self.num_heads;
+        let hd = d / h;
+        let qkv = self.qkv.forward(x);
+        let heads = |t: Tensor<3>| t.reshape([b, n, h, hd]).swap_dims(1, 2);
+        let q = heads(qkv.clone().narrow(2, 0, d));
+        let k = heads(qkv.clone().narrow(2, d, d));
+        let v_flat = qkv.narrow(2, 2 * d, d);
+        let v = heads(v_flat.clone());
+        let scale = (hd as f64).powf(-0.5);
+        let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
+        if let Some(m) = mask {
+            scores = scores + m.clone();
+        }
+        let probs = softmax(scores, 3);
+        let record = AttentionRecord {
+            attn: record_attn.then(|| probs.clone().inner()),
+            vproj: record_vproj.then(|| v_flat.matmul(self.proj.weight.val().unsqueeze::<3>()).inner()),
+        };
+        let probs = match probe {
+            Some(z) => probs + z,
+            None => probs,
+        };
+        let out = probs.matmul(v).swap_dims(1, 2).reshape([b, n, d]);
+        (self.proj.forward(out), record)
+    }
+}

@@ -1,0 +1,277 @@
+//! BERT sequence classifier (Hugging Face `BertForSequenceClassification`) with traced
+//! attention. Post-LN layers; the IG scaling multiplies the embedding output (spec §1.5).
+
+use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::gelu;
+
+use crate::attention::SelfAttention;
+use crate::error::{ModelError, Result};
+use crate::trace::{
+    alpha_tensor, finish_trace, make_probes, Explainable, Family, ForwardTrace, LayerTrace,
+    ModelInput, Readout, TextBatch, TraceOptions,
+};
+
+/// BERT hyper-parameters (the fields of a Hugging Face `config.json` that matter).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden size D.
+    pub hidden: usize,
+    /// Number of layers L.
+    pub depth: usize,
+    /// Number of heads H.
+    pub heads: usize,
+    /// FFN hidden size.
+    pub intermediate: usize,
+    /// Maximum positions.
+    pub max_position: usize,
+    /// Token-type vocabulary.
+    pub type_vocab: usize,
+    /// Number of classes (0 for an encoder-only checkpoint such as a sentence embedder).
+    pub num_classes: usize,
+    /// LayerNorm epsilon.
+    pub ln_eps: f64,
+}
+
+impl BertConfig {
+    /// `bert-base-uncased` with a classifier of `num_classes` outputs.
+    pub fn bert_base(num_classes: usize) -> Self {
+        Self {
+            vocab_size: 30522,
+            hidden: 768,
+            depth: 12,
+            heads: 12,
+            intermediate: 3072,
+            max_position: 512,
+            type_vocab: 2,
+            num_classes,
+            ln_eps: 1e-12,
+        }
+    }
+
+    /// Reads a Hugging Face `config.json` (`BertConfig`). `num_classes` comes from
+    /// `id2label` / `num_labels` (default 2, as in transformers), or 0 with `encoder_only`.
+    pub fn from_hf_json(path: &std::path::Path, encoder_only: bool) -> Result<Self> {
+        let err = |reason: String| ModelError::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let get = |k: &str| -> Result<usize> {
+            v.get(k)
+                .and_then(|x| x.as_u64())
+                .map(|x| x as usize)
+                .ok_or_else(|| err(format!("missing or non-integer key `{k}`")))
+        };
+        if let Some(act) = v.get("hidden_act").and_then(|a| a.as_str()) {
+            if act != "gelu" {
+                return Err(err(format!(
+                    "hidden_act `{act}` is not supported (faithbench implements exact `gelu`)"
+                )));
+            }
+        }
+        let num_classes = if encoder_only {
+            0
+        } else if let Some(m) = v.get("id2label").and_then(|m| m.as_object()) {
+            m.len()
+        } else {
+            v.get("num_labels").and_then(|x| x.as_u64()).unwrap_or(2) as usize
+        };
+        Ok(Self {
+            vocab_size: get("vocab_size")?,
+            hidden: get("hidden_size")?,
+            depth: get("num_hidden_layers")?,
+            heads: get("num_attention_heads")?,
+            intermediate: get("intermediate_size")?,
+            max_position: get("max_position_embeddings")?,
+            type_vocab: get("type_vocab_size")?,
+            num_classes,
+            ln_eps: v.get("layer_norm_eps").and_then(|x| x.as_f64()).unwrap_or(1e-12),
+        })
+    }
+}
+
+/// Word + position + token-type embeddings, LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    /// (V, D).
+    pub word_embeddings: Param<Tensor<2>>,
+    /// (P, D).
+    pub position_embeddings: Param<Tensor<2>>,
+    /// (T, D).
+    pub token_type_embeddings: Param<Tensor<2>>,
+    /// Embedding LayerNorm (HF `embeddings.LayerNorm`).
+    pub layer_norm: LayerNorm,
+}
+
+fn lookup(table: Tensor<2>, ids: Tensor<2, Int>) -> Tensor<3> {
+    let [b, n] = ids.dims();
+    let d = table.dims()[1];
+    table.select(0, ids.reshape([b * n])).reshape([b, n, d])
+}
+
+impl BertEmbeddings {
+    /// Embedding output (B, N, D) — before the IG scaling.
+    pub fn forward(&self, batch: &TextBatch) -> Tensor<3> {
+        let [b, n] = batch.input_ids.dims();
+        let dev = batch.input_ids.device();
+        let pos = Tensor::<1, Int>::arange(0..n as i64, &dev)
+            .reshape([1, n])
+            .expand([b, n]);
+        let e = lookup(self.word_embeddings.val(), batch.input_ids.clone())
+            + lookup(self.position_embeddings.val(), pos)
+            + lookup(self.token_type_embeddings.val(), batch.token_type_ids.clone());
+        self.layer_norm.forward(e)
+    }
+}
+
+/// One post-LN layer: `a = LN(x + attn(x))`, `out = LN(a + ffn(a))`.
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    /// Self-attention (query/key/value fused; `proj` = `attention.output.dense`).
+    pub attention: SelfAttention,
+    /// `attention.output.LayerNorm`.
+    pub attention_norm: LayerNorm,
+    /// `intermediate.dense`.
+    pub intermediate: Linear,
+    /// `output.dense`.
+    pub output: Linear,
+    /// `output.LayerNorm`.
+    pub output_norm: LayerNorm,
+}
+
+/// BERT encoder with pooler and classifier.
+#[derive(Module, Debug)]
+pub struct Bert {
+    /// Embeddings.
+    pub embeddings: BertEmbeddings,
+    /// Encoder layers.
+    pub layers: Vec<BertLayer>,
+    /// `pooler.dense` (tanh), absent in encoder-only checkpoints.
+    pub pooler: Option<Linear>,
+    /// `classifier`, absent in encoder-only checkpoints.
+    pub classifier: Option<Linear>,
+    /// Configuration.
+    #[module(skip)]
+    pub config: BertConfig,
+}
+
+/// Additive mask value for padded keys: `torch.finfo(float32).min`, as transformers ≥ 4.21
+/// (the pinned reference environment, 4.24) adds.
+pub const MASK_VALUE: f32 = f32::MIN;
+
+impl Bert {
+    fn check(&self, batch: &TextBatch) -> Result<()> {
+        let [b, n] = batch.input_ids.dims();
+        if n > self.config.max_position {
+            return Err(ModelError::Input(format!(
+                "sequence length {n} exceeds max_position_embeddings {}",
+                self.config.max_position
+            )));
+        }
+        if batch.attention_mask.dims() != [b, n] || batch.token_type_ids.dims() != [b, n] {
+            return Err(ModelError::Input(
+                "input_ids, attention_mask and token_type_ids must have the same shape".into(),
+            ));
+        }
+        let max_id = batch.input_ids.clone().max().into_scalar::<i64>();
+        let min_id = batch.input_ids.clone().min().into_scalar::<i64>();
+        if min_id < 0 || max_id as usize >= self.config.vocab_size {
+            return Err(ModelError::Input(format!(
+                "token id out of range [0, {}): min {min_id}, max {max_id}",
+                self.config.vocab_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the encoder; returns the last hidden state (B, N, D) and the per-layer traces.
+    pub fn encode(
+        &self,
+        batch: &TextBatch,
+        alphas: &[f32],
+        opts: &TraceOptions,
+        probes: &[Option<Tensor<4>>],
+    ) -> Result<(Tensor<3>, Vec<LayerTrace>)> {
+        self.check(batch)?;
+        let [b, n] = batch.input_ids.dims();
+        if alphas.len() != b {
+            return Err(ModelError::Input(format!("{} alphas for a batch of {b}", alphas.len())));
+        }
+        let dev = self.embeddings.word_embeddings.val().device();
+        let mut x = self.embeddings.forward(batch);
+        if !alphas.iter().all(|&a| a == 1.0) {
+            x = x * alpha_tensor::<3>(alphas, &dev);
+        }
+        let mask = (batch.attention_mask.clone().float().neg() + 1.0)
+            .mul_scalar(MASK_VALUE)
+            .reshape([b, 1, 1, n]);
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (layer, probe) in self.layers.iter().zip(probes.iter()) {
+            let z = opts.z_vproj.then(|| x.clone().inner());
+            let (a, rec) =
+                layer
+                    .attention
+                    .forward(x.clone(), Some(&mask), probe.clone(), opts.attn, opts.z_vproj);
+            let a = layer.attention_norm.forward(a + x);
+            let f = layer.output.forward(gelu(layer.intermediate.forward(a.clone())));
+            x = layer.output_norm.forward(f + a);
+            layers.push(LayerTrace {
+                attn: rec.attn,
+                grad: None,
+                z,
+                vproj: rec.vproj,
+            });
+        }
+        Ok((x, layers))
+    }
+}
+
+impl Explainable for Bert {
+    fn family(&self) -> Family {
+        Family::Bert
+    }
+    fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+    fn num_heads(&self) -> usize {
+        self.config.heads
+    }
+    fn readout(&self) -> Readout {
+        Readout::BertClsRow
+    }
+    fn patch_grid(&self) -> Option<(usize, usize)> {
+        None
+    }
+    fn device(&self) -> Device {
+        self.embeddings.word_embeddings.val().device()
+    }
+
+    fn trace(&self, input: &ModelInput, alphas: &[f32], opts: &TraceOptions) -> Result<ForwardTrace> {
+        let ModelInput::Text(batch) = input else {
+            return Err(ModelError::Input("BERT needs a text input".into()));
+        };
+        let (Some(pooler), Some(classifier)) = (&self.pooler, &self.classifier) else {
+            return Err(ModelError::Input(
+                "this BERT checkpoint has no pooler/classifier (encoder only); it cannot be explained".into(),
+            ));
+        };
+        let dev = self.device();
+        let batch = batch.to_device(&dev);
+        let [b, n] = batch.input_ids.dims();
+        let probes = make_probes(opts, self.layers.len(), [b, self.config.heads, n, n], &dev)?;
+        let (h, layers) = self.encode(&batch, alphas, opts, &probes)?;
+        let d = self.config.hidden;
+        let pooled = pooler.forward(h.narrow(1, 0, 1).reshape([b, d])).tanh();
+        let logits = classifier.forward(pooled);
+        finish_trace(logits, probes, layers, opts)
+    }
+}

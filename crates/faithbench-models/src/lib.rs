@@ -1,0 +1,51 @@
+//! faithbench-models: the transformer models of faithbench (ViT-B/16, ViT-L/16, ViT-MAE,
+//! BERT classifiers) built on burn, with one self-attention block that records what
+//! attribution methods need (attention probabilities, their gradients, block inputs and
+//! value projections), loaders for the checkpoints users have (timm, Hugging Face, MAE `.pth`),
+//! PIL-compatible preprocessing and BERT tokenisation.
+//!
+//! Devices: models run on burn's pure-Rust `flex` CPU backend by default ([`default_device`]);
+//! explainers need the autodiff decorator ([`autodiff_device`]). GPU backends are the cargo
+//! features `wgpu` and `cuda`.
+
+pub mod attention;
+pub mod bert;
+pub mod error;
+pub mod load;
+pub mod preprocess;
+pub mod tokenize;
+pub mod trace;
+pub mod vit;
+pub mod weights;
+
+pub use error::{ModelError, Result};
+pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
+pub use trace::{Explainable, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout, TextBatch, TraceOptions};
+
+use burn::prelude::Device;
+
+/// The plain CPU device (burn flex).
+pub fn default_device() -> Device {
+    Device::flex()
+}
+
+/// The CPU device with autodiff, on which explainers run models.
+pub fn autodiff_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// A device by name: `cpu` (flex), `wgpu` / `cuda` when compiled with those features.
+pub fn device_by_name(name: &str) -> Result<Device> {
+    match name {
+        "cpu" | "flex" => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(Default::default())),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0)),
+        other => Err(ModelError::Input(format!(
+            "unknown device `{other}` (this build supports: cpu{}{})",
+            if cfg!(feature = "wgpu") { ", wgpu" } else { "" },
+            if cfg!(feature = "cuda") { ", cuda" } else { "" }
+        ))),
+    }
+}

@@ -1,0 +1,436 @@
+//! Checkpoint loaders, one key table per checkpoint family.
+//!
+//! | faithbench field            | timm / MAE (`.pth` under `model`)  | HF `ViTForImageClassification`                          |
+//! |-----------------------------|------------------------------------|----------------------------------------------------------|
+//! | `cls_token`                 | `cls_token`                        | `vit.embeddings.cls_token`                               |
+//! | `pos_embed`                 | `pos_embed`                        | `vit.embeddings.position_embeddings`                     |
+//! | `patch_embed.proj`          | `patch_embed.proj.{weight,bias}`   | `vit.embeddings.patch_embeddings.projection.*`           |
+//! | `blocks.N.norm1`            | `blocks.N.norm1.*`                 | `vit.encoder.layer.N.layernorm_before.*`                 |
+//! | `blocks.N.attn.qkv`         | `blocks.N.attn.qkv.*` (fused)      | `…layer.N.attention.attention.{query,key,value}.*` fused |
+//! | `blocks.N.attn.proj`        | `blocks.N.attn.proj.*`             | `…layer.N.attention.output.dense.*`                      |
+//! | `blocks.N.norm2`            | `blocks.N.norm2.*`                 | `…layer.N.layernorm_after.*`                             |
+//! | `blocks.N.mlp.fc1` / `fc2`  | `blocks.N.mlp.fc1/fc2.*`           | `…layer.N.intermediate.dense` / `…layer.N.output.dense`  |
+//! | `norm` / `fc_norm`          | `norm.*` / `fc_norm.*`             | `vit.layernorm.*` / —                                    |
+//! | `head`                      | `head.*`                           | `classifier.*`                                           |
+//!
+//! BERT (`BertForSequenceClassification`; the `bert.` prefix is optional so that plain
+//! `BertModel` checkpoints such as all-MiniLM-L6-v2 load too):
+//! `embeddings.{word,position,token_type}_embeddings.weight`, `embeddings.LayerNorm`,
+//! `encoder.layer.N.attention.self.{query,key,value}` (fused into `attention.qkv`),
+//! `encoder.layer.N.attention.output.dense` / `.LayerNorm`, `encoder.layer.N.intermediate.dense`,
+//! `encoder.layer.N.output.dense` / `.LayerNorm`, `pooler.dense`, `classifier`.
+//! LayerNorm parameters may be named `weight/bias` or the old `gamma/beta`.
+//!
+//! Tensors that carry no parameters of ours are ignored by name: `position_ids` buffers and
+//! HF's pooler of `ViTModel`. Anything else unused is an error ([`ModelError::UnexpectedTensors`]).
+
+use std::path::Path;
+
+use burn::module::Param;
+use burn::prelude::*;
+
+use crate::attention::SelfAttention;
+use crate::bert::{Bert, BertConfig, BertEmbeddings, BertLayer};
+use crate::error::{ModelError, Result};
+use crate::preprocess::Normalization;
+use crate::vit::{Block, Mlp, PatchEmbed, Pool, VisionTransformer, VitConfig};
+use crate::weights::{linear_from, Loader, WeightFile};
+
+/// The checkpoint key layouts faithbench reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// timm `VisionTransformer` (also the MAE fine-tuned release and TI's `ViT_new`).
+    Timm,
+    /// Hugging Face `ViTForImageClassification`.
+    HfVit,
+    /// Hugging Face `BertForSequenceClassification` / `BertModel`.
+    HfBert,
+}
+
+impl Layout {
+    /// Guesses the layout from the tensor names.
+    pub fn detect(file: &WeightFile) -> Option<Layout> {
+        if file.contains("cls_token") && file.names().any(|n| n.starts_with("blocks.0.attn.qkv")) {
+            Some(Layout::Timm)
+        } else if file.contains("vit.embeddings.cls_token") {
+            Some(Layout::HfVit)
+        } else if file.names().any(|n| {
+            n == "bert.embeddings.word_embeddings.weight" || n == "embeddings.word_embeddings.weight"
+        }) {
+            Some(Layout::HfBert)
+        } else {
+            None
+        }
+    }
+}
+
+fn fused_qkv(
+    ld: &Loader,
+    q: &str,
+    k: &str,
+    v: &str,
+    d: usize,
+    bias: bool,
+) -> Result<burn::nn::Linear> {
+    let mut w = ld.raw(&format!("{q}.weight"), &[d, d])?;
+    w.extend(ld.raw(&format!("{k}.weight"), &[d, d])?);
+    w.extend(ld.raw(&format!("{v}.weight"), &[d, d])?);
+    let w = Tensor::<2>::from_data(TensorData::new(w, [3 * d, d]), ld.device());
+    let b = if bias {
+        let mut b = ld.raw(&format!("{q}.bias"), &[d])?;
+        b.extend(ld.raw(&format!("{k}.bias"), &[d])?);
+        b.extend(ld.raw(&format!("{v}.bias"), &[d])?);
+        Some(Param::from_tensor(Tensor::<1>::from_data(
+            TensorData::new(b, [3 * d]),
+            ld.device(),
+        )))
+    } else {
+        None
+    };
+    Ok(linear_from(w, b))
+}
+
+/// Builds a ViT from a checkpoint in the given layout. The config must match the checkpoint;
+/// every tensor is shape-checked and unused tensors are reported.
+pub fn load_vit(
+    file: &WeightFile,
+    layout: Layout,
+    config: &VitConfig,
+    device: &Device,
+) -> Result<VisionTransformer> {
+    config.validate().map_err(|reason| ModelError::Config {
+        path: file.path.clone(),
+        reason,
+    })?;
+    let ld = Loader::new(file, device);
+    let (d, p, n) = (config.hidden, config.patch_size, config.num_tokens());
+    let patch_in = 3 * p * p;
+    let names = match layout {
+        Layout::Timm => VitNames::timm(),
+        Layout::HfVit => VitNames::hf(),
+        Layout::HfBert => {
+            return Err(ModelError::Config {
+                path: file.path.clone(),
+                reason: "a BERT layout cannot build a ViT".into(),
+            })
+        }
+    };
+    let conv_w = ld.raw(&format!("{}.weight", names.patch), &[d, 3, p, p])?;
+    let conv_w = Tensor::<2>::from_data(TensorData::new(conv_w, [d, patch_in]), device);
+    let conv_b = ld.param(&format!("{}.bias", names.patch), [d])?;
+    let mut blocks = Vec::with_capacity(config.depth);
+    for i in 0..config.depth {
+        let pre = names.block(i);
+        let qkv = match layout {
+            Layout::Timm => ld.linear(&format!("{pre}.attn.qkv"), d, 3 * d, config.qkv_bias)?,
+            _ => fused_qkv(
+                &ld,
+                &format!("{pre}.attention.attention.query"),
+                &format!("{pre}.attention.attention.key"),
+                &format!("{pre}.attention.attention.value"),
+                d,
+                config.qkv_bias,
+            )?,
+        };
+        blocks.push(Block {
+            norm1: ld.layer_norm(&format!("{pre}.{}", names.norm1), d, config.ln_eps)?,
+            attn: SelfAttention {
+                qkv,
+                proj: ld.linear(&format!("{pre}.{}", names.proj), d, d, true)?,
+                num_heads: config.heads,
+            },
+            norm2: ld.layer_norm(&format!("{pre}.{}", names.norm2), d, config.ln_eps)?,
+            mlp: Mlp {
+                fc1: ld.linear(&format!("{pre}.{}", names.fc1), d, config.mlp_hidden, true)?,
+                fc2: ld.linear(&format!("{pre}.{}", names.fc2), config.mlp_hidden, d, true)?,
+            },
+        });
+    }
+    // CLS pooling needs the final norm; avg pooling (MAE) needs fc_norm and has no final norm.
+    let (norm, fc_norm) = match config.pool {
+        Pool::Cls => (Some(ld.layer_norm(names.norm, d, config.ln_eps)?), None),
+        Pool::Avg => {
+            let fc = ld.layer_norm("fc_norm", d, config.ln_eps)?;
+            let norm = if ld.has(&format!("{}.weight", names.norm)) {
+                Some(ld.layer_norm(names.norm, d, config.ln_eps)?)
+            } else {
+                None
+            };
+            (norm, Some(fc))
+        }
+    };
+    let model = VisionTransformer {
+        cls_token: ld.param(names.cls, [1, 1, d])?,
+        pos_embed: ld.param(names.pos, [1, n, d])?,
+        patch_embed: PatchEmbed {
+            proj: linear_from(conv_w, Some(conv_b)),
+            patch_size: p,
+        },
+        blocks,
+        norm,
+        fc_norm,
+        head: ld.linear(names.head, d, config.num_classes, true)?,
+        config: config.clone(),
+    };
+    ld.finish(&["vit.pooler.", "vit.embeddings.mask_token"])?;
+    Ok(model)
+}
+
+struct VitNames {
+    block_prefix: &'static str,
+    cls: &'static str,
+    pos: &'static str,
+    patch: &'static str,
+    norm1: &'static str,
+    proj: &'static str,
+    norm2: &'static str,
+    fc1: &'static str,
+    fc2: &'static str,
+    norm: &'static str,
+    head: &'static str,
+}
+
+impl VitNames {
+    fn timm() -> Self {
+        Self {
+            block_prefix: "blocks",
+            cls: "cls_token",
+            pos: "pos_embed",
+            patch: "patch_embed.proj",
+            norm1: "norm1",
+            proj: "attn.proj",
+            norm2: "norm2",
+            fc1: "mlp.fc1",
+            fc2: "mlp.fc2",
+            norm: "norm",
+            head: "head",
+        }
+    }
+    fn hf() -> Self {
+        Self {
+            block_prefix: "vit.encoder.layer",
+            cls: "vit.embeddings.cls_token",
+            pos: "vit.embeddings.position_embeddings",
+            patch: "vit.embeddings.patch_embeddings.projection",
+            norm1: "layernorm_before",
+            proj: "attention.output.dense",
+            norm2: "layernorm_after",
+            fc1: "intermediate.dense",
+            fc2: "output.dense",
+            norm: "vit.layernorm",
+            head: "classifier",
+        }
+    }
+    fn block(&self, i: usize) -> String {
+        format!("{}.{i}", self.block_prefix)
+    }
+}
+
+/// Builds a BERT from a Hugging Face checkpoint. With `config.num_classes == 0` the pooler
+/// and classifier are not loaded (encoder-only checkpoints) and are ignored if present.
+pub fn load_bert(file: &WeightFile, config: &BertConfig, device: &Device) -> Result<Bert> {
+    if config.heads == 0 || config.hidden % config.heads != 0 {
+        return Err(ModelError::Config {
+            path: file.path.clone(),
+            reason: format!("hidden {} not divisible by heads {}", config.hidden, config.heads),
+        });
+    }
+    let ld = Loader::new(file, device);
+    let pre = if file.contains("bert.embeddings.word_embeddings.weight") {
+        "bert."
+    } else {
+        ""
+    };
+    let d = config.hidden;
+    let e = format!("{pre}embeddings");
+    let embeddings = BertEmbeddings {
+        word_embeddings: ld.param(&format!("{e}.word_embeddings.weight"), [config.vocab_size, d])?,
+        position_embeddings: ld.param(
+            &format!("{e}.position_embeddings.weight"),
+            [config.max_position, d],
+        )?,
+        token_type_embeddings: ld.param(
+            &format!("{e}.token_type_embeddings.weight"),
+            [config.type_vocab, d],
+        )?,
+        layer_norm: ld.layer_norm(&format!("{e}.LayerNorm"), d, config.ln_eps)?,
+    };
+    let mut layers = Vec::with_capacity(config.depth);
+    for i in 0..config.depth {
+        let l = format!("{pre}encoder.layer.{i}");
+        layers.push(BertLayer {
+            attention: SelfAttention {
+                qkv: fused_qkv(
+                    &ld,
+                    &format!("{l}.attention.self.query"),
+                    &format!("{l}.attention.self.key"),
+                    &format!("{l}.attention.self.value"),
+                    d,
+                    true,
+                )?,
+                proj: ld.linear(&format!("{l}.attention.output.dense"), d, d, true)?,
+                num_heads: config.heads,
+            },
+            attention_norm: ld.layer_norm(&format!("{l}.attention.output.LayerNorm"), d, config.ln_eps)?,
+            intermediate: ld.linear(&format!("{l}.intermediate.dense"), d, config.intermediate, true)?,
+            output: ld.linear(&format!("{l}.output.dense"), config.intermediate, d, true)?,
+            output_norm: ld.layer_norm(&format!("{l}.output.LayerNorm"), d, config.ln_eps)?,
+        });
+    }
+    let (pooler, classifier) = if config.num_classes > 0 {
+        (
+            Some(ld.linear(&format!("{pre}pooler.dense"), d, d, true)?),
+            Some(ld.linear("classifier", d, config.num_classes, true)?),
+        )
+    } else {
+        (None, None)
+    };
+    let model = Bert {
+        embeddings,
+        layers,
+        pooler,
+        classifier,
+        config: config.clone(),
+    };
+    let mut ignorable = vec![
+        "bert.embeddings.position_ids".to_string(),
+        "embeddings.position_ids".to_string(),
+    ];
+    if config.num_classes == 0 {
+        ignorable.push(format!("{pre}pooler."));
+        ignorable.push("classifier.".into());
+    }
+    let ig: Vec<&str> = ignorable.iter().map(|s| s.as_str()).collect();
+    ld.finish(&ig)?;
+    Ok(model)
+}
+
+/// A model of either family, loaded.
+#[derive(Debug)]
+pub enum AnyModel {
+    /// A vision transformer.
+    Vit(VisionTransformer),
+    /// A BERT classifier.
+    Bert(Bert),
+}
+
+impl AnyModel {
+    /// The model as an [`Explainable`](crate::trace::Explainable).
+    pub fn as_explainable(&self) -> &dyn crate::trace::Explainable {
+        match self {
+            AnyModel::Vit(m) => m,
+            AnyModel::Bert(m) => m,
+        }
+    }
+}
+
+/// `faithbench.json`: the description of a model folder (written by our fixture scripts and
+/// by `faithbench` for trained demo models). Users of real checkpoints can instead name a
+/// preset and a layout in the run config.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// A ViT.
+    Vit {
+        /// Key layout.
+        layout: Layout,
+        /// Hyper-parameters.
+        #[serde(flatten)]
+        config: VitSpec,
+    },
+    /// A BERT.
+    Bert {
+        /// Key layout (always `hf_bert`).
+        layout: Layout,
+        /// Hyper-parameters.
+        #[serde(flatten)]
+        config: BertConfig,
+    },
+}
+
+/// ViT fields of `faithbench.json` (the normalisation as explicit mean/std).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitSpec {
+    /// See [`VitConfig`].
+    pub image_size: usize,
+    /// See [`VitConfig`].
+    pub patch_size: usize,
+    /// See [`VitConfig`].
+    pub hidden: usize,
+    /// See [`VitConfig`].
+    pub depth: usize,
+    /// See [`VitConfig`].
+    pub heads: usize,
+    /// See [`VitConfig`].
+    pub mlp_hidden: usize,
+    /// See [`VitConfig`].
+    pub num_classes: usize,
+    /// See [`VitConfig`].
+    pub qkv_bias: bool,
+    /// See [`VitConfig`].
+    pub ln_eps: f64,
+    /// See [`VitConfig`].
+    pub pool: Pool,
+    /// Per-channel mean.
+    pub norm_mean: [f32; 3],
+    /// Per-channel std.
+    pub norm_std: [f32; 3],
+}
+
+impl From<VitSpec> for VitConfig {
+    fn from(s: VitSpec) -> Self {
+        VitConfig {
+            image_size: s.image_size,
+            patch_size: s.patch_size,
+            hidden: s.hidden,
+            depth: s.depth,
+            heads: s.heads,
+            mlp_hidden: s.mlp_hidden,
+            num_classes: s.num_classes,
+            qkv_bias: s.qkv_bias,
+            ln_eps: s.ln_eps,
+            pool: s.pool,
+            normalization: Normalization::from_mean_std(s.norm_mean, s.norm_std),
+        }
+    }
+}
+
+/// Reads `faithbench.json`.
+pub fn read_spec(path: &Path) -> Result<ModelSpec> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Loads a model folder holding `faithbench.json` and `model.safetensors` (or `model.pth`).
+pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
+    let spec = read_spec(&dir.join("faithbench.json"))?;
+    let weights = ["model.safetensors", "model.pth", "model.pt", "pytorch_model.bin"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.exists())
+        .ok_or_else(|| ModelError::Io {
+            path: dir.join("model.safetensors"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no model.safetensors / model.pth / pytorch_model.bin in the model folder",
+            ),
+        })?;
+    load_model(&weights, spec, device)
+}
+
+/// Loads a checkpoint file with an explicit spec.
+pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<AnyModel> {
+    let file = WeightFile::open(weights)?;
+    match spec {
+        ModelSpec::Vit { layout, config } => Ok(AnyModel::Vit(load_vit(&file, layout, &config.into(), device)?)),
+        ModelSpec::Bert { config, .. } => Ok(AnyModel::Bert(load_bert(&file, &config, device)?)),
+    }
+}

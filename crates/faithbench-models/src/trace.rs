@@ -1,0 +1,266 @@
+//! What a traced forward pass returns, and the [`Explainable`] trait every model implements.
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use crate::error::{ModelError, Result};
+
+/// A batch of tokenised text (right-padded).
+#[derive(Debug, Clone)]
+pub struct TextBatch {
+    /// Token ids (B, N).
+    pub input_ids: Tensor<2, Int>,
+    /// 1 for real tokens, 0 for padding (B, N).
+    pub attention_mask: Tensor<2, Int>,
+    /// Segment ids (B, N).
+    pub token_type_ids: Tensor<2, Int>,
+    /// Number of real (non-padding) tokens per row.
+    pub lengths: Vec<usize>,
+}
+
+/// Model input: a normalised image batch or a text batch.
+#[derive(Debug, Clone)]
+pub enum ModelInput {
+    /// Normalised images (B, 3, S, S) — normalisation is done by the caller (see
+    /// [`crate::preprocess`]), because perturbation tests remove pixels before it.
+    Image(Tensor<4>),
+    /// Tokenised text.
+    Text(TextBatch),
+}
+
+impl ModelInput {
+    /// Batch size.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            ModelInput::Image(t) => t.dims()[0],
+            ModelInput::Text(t) => t.input_ids.dims()[0],
+        }
+    }
+
+    /// Device of the input tensors.
+    pub fn device(&self) -> Device {
+        match self {
+            ModelInput::Image(t) => t.device(),
+            ModelInput::Text(t) => t.input_ids.device(),
+        }
+    }
+
+    /// Selects rows of the batch (with repetition), e.g. to run several IG steps of the same
+    /// inputs in one call.
+    pub fn select_rows(&self, rows: &[usize]) -> ModelInput {
+        let dev = self.device();
+        let idx = Tensor::<1, Int>::from_data(
+            TensorData::new(rows.iter().map(|&r| r as i64).collect::<Vec<_>>(), [rows.len()]),
+            &dev,
+        );
+        match self {
+            ModelInput::Image(t) => ModelInput::Image(t.clone().select(0, idx)),
+            ModelInput::Text(t) => ModelInput::Text(TextBatch {
+                input_ids: t.input_ids.clone().select(0, idx.clone()),
+                attention_mask: t.attention_mask.clone().select(0, idx.clone()),
+                token_type_ids: t.token_type_ids.clone().select(0, idx),
+                lengths: rows.iter().map(|&r| t.lengths[r]).collect(),
+            }),
+        }
+    }
+
+    /// Moves the input to a device (e.g. the autodiff device of the model).
+    pub fn to_device(&self, device: &Device) -> ModelInput {
+        match self {
+            ModelInput::Image(t) => ModelInput::Image(t.clone().to_device(device)),
+            ModelInput::Text(t) => ModelInput::Text(t.to_device(device)),
+        }
+    }
+}
+
+impl TextBatch {
+    /// Moves the batch to a device.
+    pub fn to_device(&self, device: &Device) -> TextBatch {
+        TextBatch {
+            input_ids: self.input_ids.clone().to_device(device),
+            attention_mask: self.attention_mask.clone().to_device(device),
+            token_type_ids: self.token_type_ids.clone().to_device(device),
+            lengths: self.lengths.clone(),
+        }
+    }
+}
+
+/// Which scalar the gradients are taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// The pre-softmax logit of the explained class (the reference code, TI).
+    #[default]
+    Logit,
+    /// The softmax probability of the explained class (InterpretDL's CV default).
+    Probability,
+}
+
+/// A request for ∂y/∂A: y = Σ_b objective(logits[b])[targets[b]].
+#[derive(Debug, Clone)]
+pub struct GradRequest {
+    /// Explained class per batch row.
+    pub targets: Vec<usize>,
+    /// Logit or probability.
+    pub objective: Objective,
+    /// Layers whose attention gradient is wanted (others get no probe, so backward skips them).
+    pub layers: Vec<usize>,
+}
+
+/// What to record during a traced forward.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOptions {
+    /// Record A for every layer.
+    pub attn: bool,
+    /// Record the block input z and `v·W_Oᵀ` for every layer.
+    pub z_vproj: bool,
+    /// Take gradients.
+    pub grad: Option<GradRequest>,
+}
+
+/// Per-layer recordings (plain tensors, no autodiff graph).
+#[derive(Debug, Clone, Default)]
+pub struct LayerTrace {
+    /// Post-softmax attention probabilities (B, H, N, N).
+    pub attn: Option<Tensor<4>>,
+    /// ∂y/∂A (B, H, N, N).
+    pub grad: Option<Tensor<4>>,
+    /// Block input (pre-LayerNorm residual stream for pre-LN models; layer input for BERT), (B, N, D).
+    pub z: Option<Tensor<3>>,
+    /// `v·W_Oᵀ` without bias (B, N, D).
+    pub vproj: Option<Tensor<3>>,
+}
+
+/// Output of a traced forward pass.
+#[derive(Debug, Clone)]
+pub struct ForwardTrace {
+    /// Logits (B, C), plain tensor.
+    pub logits: Tensor<2>,
+    /// One entry per layer.
+    pub layers: Vec<LayerTrace>,
+}
+
+/// How a square token-to-token matrix T (N×N) is read out into a relevance vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// ViT / CLIP with a class token: `t_j = T[0, j]`, j = 1..N-1 (patch tokens).
+    ClsRow,
+    /// ViT with global average pooling (MAE): `t_j = mean_{i≥1} T[i, j]`, j = 1..N-1.
+    MeanPatchRows,
+    /// BERT: `t = T[0, :]` over all N tokens, then `t_0 := 0`.
+    BertClsRow,
+}
+
+/// Model family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Vision transformer (image input).
+    Vit,
+    /// BERT sequence classifier (text input).
+    Bert,
+}
+
+/// A model the explainers can trace.
+pub trait Explainable {
+    /// Model family.
+    fn family(&self) -> Family;
+    /// Number of attention layers L.
+    fn num_layers(&self) -> usize;
+    /// Number of heads H.
+    fn num_heads(&self) -> usize;
+    /// How token relevance is read out of a token-to-token matrix.
+    fn readout(&self) -> Readout;
+    /// Patch grid (h, w) for image models.
+    fn patch_grid(&self) -> Option<(usize, usize)>;
+    /// Device of the model's weights (an autodiff device when gradients are needed).
+    fn device(&self) -> Device;
+    /// Forward pass with `alphas[b]` scaling the IG-scaled quantity of row b (spec §1.5:
+    /// normalised image for ViT, embedding output for BERT), recording what `opts` asks for.
+    fn trace(&self, input: &ModelInput, alphas: &[f32], opts: &TraceOptions) -> Result<ForwardTrace>;
+    /// Plain forward (alpha = 1), logits (B, C).
+    fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {
+        let b = input.batch_size();
+        Ok(self.trace(input, &vec![1.0; b], &TraceOptions::default())?.logits)
+    }
+}
+
+/// Zero probes for the requested layers (None elsewhere), on the model device.
+pub(crate) fn make_probes(
+    opts: &TraceOptions,
+    num_layers: usize,
+    shape: [usize; 4],
+    device: &Device,
+) -> Result<Vec<Option<Tensor<4>>>> {
+    let mut probes = vec![None; num_layers];
+    if let Some(g) = &opts.grad {
+        if !device.is_autodiff() {
+            return Err(ModelError::Input(
+                "gradients were requested but the model is not on an autodiff device \
+                 (create it on `device.autodiff()`)"
+                    .into(),
+            ));
+        }
+        if g.targets.len() != shape[0] {
+            return Err(ModelError::Input(format!(
+                "{} target classes given for a batch of {}",
+                g.targets.len(),
+                shape[0]
+            )));
+        }
+        for &l in &g.layers {
+            if l >= num_layers {
+                return Err(ModelError::Input(format!(
+                    "gradient requested for layer {l}, the model has {num_layers} layers"
+                )));
+            }
+            probes[l] = Some(Tensor::<4>::zeros(shape, device).require_grad());
+        }
+    }
+    Ok(probes)
+}
+
+/// Per-sample alpha as a tensor broadcastable over the trailing `D-1` dims.
+pub(crate) fn alpha_tensor<const D: usize>(alphas: &[f32], device: &Device) -> Tensor<D> {
+    let mut shape = [1usize; D];
+    shape[0] = alphas.len();
+    Tensor::from_data(TensorData::new(alphas.to_vec(), shape), device)
+}
+
+/// Runs backward for the gradient request and fills `layers[l].grad`.
+pub(crate) fn finish_trace(
+    logits: Tensor<2>,
+    probes: Vec<Option<Tensor<4>>>,
+    mut layers: Vec<LayerTrace>,
+    opts: &TraceOptions,
+) -> Result<ForwardTrace> {
+    if let Some(g) = &opts.grad {
+        let [b, c] = logits.dims();
+        if let Some(&bad) = g.targets.iter().find(|&&t| t >= c) {
+            return Err(ModelError::Input(format!(
+                "target class {bad} out of range for a model with {c} classes"
+            )));
+        }
+        let mut onehot = vec![0f32; b * c];
+        for (i, &t) in g.targets.iter().enumerate() {
+            onehot[i * c + t] = 1.0;
+        }
+        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, c]), &logits.device());
+        let scores = match g.objective {
+            Objective::Logit => logits.clone(),
+            Objective::Probability => softmax(logits.clone(), 1),
+        };
+        let y = (scores * onehot).sum();
+        let grads = y.backward();
+        for (l, p) in probes.iter().enumerate() {
+            if let Some(p) = p {
+                layers[l].grad = p.grad(&grads);
+            }
+        }
+    }
+    Ok(ForwardTrace {
+        logits: logits.inner(),
+        layers,
+    })
+}

@@ -1,0 +1,315 @@
+//! Vision Transformer (ViT-B/16, ViT-L/16, ViT-MAE) with traced attention.
+//!
+//! Field names mirror timm's checkpoint names (`patch_embed`, `blocks.N.norm1`, `attn.qkv`,
+//! `attn.proj`, `mlp.fc1`, `norm`, `fc_norm`, `head`). Loaders for the three checkpoint
+//! layouts users have live in [`crate::load`].
+
+use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::gelu;
+
+use crate::attention::SelfAttention;
+use crate::error::{ModelError, Result};
+use crate::preprocess::Normalization;
+use crate::trace::{
+    alpha_tensor, finish_trace, make_probes, Explainable, Family, ForwardTrace, LayerTrace,
+    ModelInput, Readout, TraceOptions,
+};
+
+/// How the final token representation is pooled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pool {
+    /// Class token after the final LayerNorm `norm` (supervised ViT).
+    Cls,
+    /// Mean of the patch tokens (class token excluded), then `fc_norm` (MAE fine-tuned,
+    /// the order of TI's HEAD `a76854a`, spec §3.3 / pitfall P7).
+    Avg,
+}
+
+/// ViT hyper-parameters.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitConfig {
+    /// Input side length S (square images).
+    pub image_size: usize,
+    /// Patch side p.
+    pub patch_size: usize,
+    /// Hidden size D.
+    pub hidden: usize,
+    /// Number of blocks L.
+    pub depth: usize,
+    /// Number of heads H.
+    pub heads: usize,
+    /// MLP hidden size.
+    pub mlp_hidden: usize,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Whether qkv has a bias.
+    pub qkv_bias: bool,
+    /// LayerNorm epsilon (timm 1e-6, HF ViT 1e-12).
+    pub ln_eps: f64,
+    /// Pooling.
+    pub pool: Pool,
+    /// Input normalisation the checkpoint was trained with.
+    pub normalization: Normalization,
+}
+
+impl VitConfig {
+    /// ViT-B/16 at 224 (timm `vit_base_patch16_224`, "jx" weights), mean = std = 0.5.
+    pub fn vit_b16() -> Self {
+        Self {
+            image_size: 224,
+            patch_size: 16,
+            hidden: 768,
+            depth: 12,
+            heads: 12,
+            mlp_hidden: 3072,
+            num_classes: 1000,
+            qkv_bias: true,
+            ln_eps: 1e-6,
+            pool: Pool::Cls,
+            normalization: Normalization::Half,
+        }
+    }
+    /// ViT-L/16 at 224 (timm `vit_large_patch16_224`), mean = std = 0.5.
+    pub fn vit_l16() -> Self {
+        Self {
+            hidden: 1024,
+            depth: 24,
+            heads: 16,
+            mlp_hidden: 4096,
+            ..Self::vit_b16()
+        }
+    }
+    /// MAE fine-tuned ViT-B/16 with global average pooling + `fc_norm`. The reference config
+    /// uses mean = std = 0.5 while MAE was fine-tuned with ImageNet statistics (pitfall P7/P17);
+    /// the preset follows MAE's own training (ImageNet mean/std) — override if you need TI's.
+    pub fn vit_mae_b16() -> Self {
+        Self {
+            pool: Pool::Avg,
+            normalization: Normalization::Imagenet,
+            ..Self::vit_b16()
+        }
+    }
+
+    /// A preset by name: `vit_b16`, `vit_l16`, `vit_mae_b16`.
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "vit_b16" => Some(Self::vit_b16()),
+            "vit_l16" => Some(Self::vit_l16()),
+            "vit_mae_b16" => Some(Self::vit_mae_b16()),
+            _ => None,
+        }
+    }
+
+    /// Patches per side.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+
+    /// Tokens N (patches + class token).
+    pub fn num_tokens(&self) -> usize {
+        self.grid() * self.grid() + 1
+    }
+
+    /// Checks internal consistency.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+            return Err(format!(
+                "image_size {} is not a multiple of patch_size {}",
+                self.image_size, self.patch_size
+            ));
+        }
+        if self.heads == 0 || self.hidden % self.heads != 0 {
+            return Err(format!("hidden {} is not divisible by heads {}", self.hidden, self.heads));
+        }
+        if self.depth == 0 || self.num_classes == 0 || self.mlp_hidden == 0 {
+            return Err("depth, num_classes and mlp_hidden must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// The MLP of a block.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// D → mlp_hidden.
+    pub fc1: Linear,
+    /// mlp_hidden → D.
+    pub fc2: Linear,
+}
+
+impl Mlp {
+    /// `fc2(gelu(fc1(x)))` with exact (erf) GELU.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.fc2.forward(gelu(self.fc1.forward(x)))
+    }
+}
+
+/// One pre-LN block: `x + attn(norm1 x)`, then `x + mlp(norm2 x)`.
+#[derive(Module, Debug)]
+pub struct Block {
+    /// LayerNorm before attention.
+    pub norm1: LayerNorm,
+    /// Self-attention.
+    pub attn: SelfAttention,
+    /// LayerNorm before the MLP.
+    pub norm2: LayerNorm,
+    /// MLP.
+    pub mlp: Mlp,
+}
+
+/// Patch embedding: a stride-p convolution, computed as a Linear over flattened patches
+/// (weights `(D, 3, p, p)` flattened in (channel, row, column) order — identical to the conv).
+#[derive(Module, Debug)]
+pub struct PatchEmbed {
+    /// 3·p·p → D.
+    pub proj: Linear,
+    /// Patch side p.
+    pub patch_size: usize,
+}
+
+impl PatchEmbed {
+    /// (B, 3, S, S) → (B, (S/p)², D), patches in row-major order.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
+        let [b, c, h, w] = x.dims();
+        let p = self.patch_size;
+        let (gh, gw) = (h / p, w / p);
+        let patches = x
+            .reshape([b, c, gh, p, gw, p])
+            .permute([0, 2, 4, 1, 3, 5])
+            .reshape([b, gh * gw, c * p * p]);
+        self.proj.forward(patches)
+    }
+}
+
+/// A Vision Transformer classifier.
+#[derive(Module, Debug)]
+pub struct VisionTransformer {
+    /// Learned class token (1, 1, D).
+    pub cls_token: Param<Tensor<3>>,
+    /// Learned position embedding (1, N, D).
+    pub pos_embed: Param<Tensor<3>>,
+    /// Patch embedding.
+    pub patch_embed: PatchEmbed,
+    /// Blocks.
+    pub blocks: Vec<Block>,
+    /// Final LayerNorm on all tokens (CLS pooling).
+    pub norm: Option<LayerNorm>,
+    /// LayerNorm after average pooling (MAE).
+    pub fc_norm: Option<LayerNorm>,
+    /// Classifier head.
+    pub head: Linear,
+    /// Configuration.
+    #[module(skip)]
+    pub config: VitConfig,
+}
+
+impl VisionTransformer {
+    /// Checks that an image batch fits the model.
+    fn check_image(&self, x: &Tensor<4>) -> Result<()> {
+        let [_, c, h, w] = x.dims();
+        let s = self.config.image_size;
+        if c != 3 || h != s || w != s {
+            return Err(ModelError::Input(format!(
+                "the model expects images of shape (B, 3, {s}, {s}), got (B, {c}, {h}, {w})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The token sequence before the blocks: [CLS; patches] + pos_embed.
+    pub fn embed(&self, x: Tensor<4>) -> Tensor<3> {
+        let b = x.dims()[0];
+        let patches = self.patch_embed.forward(x);
+        let d = self.config.hidden;
+        let cls = self.cls_token.val().expand([b, 1, d]);
+        Tensor::cat(vec![cls, patches], 1) + self.pos_embed.val()
+    }
+
+    /// Pooling + head on the output of the last block.
+    pub fn head_forward(&self, x: Tensor<3>) -> Tensor<2> {
+        let x = match &self.norm {
+            Some(n) => n.forward(x),
+            None => x,
+        };
+        let [b, n, d] = x.dims();
+        let pooled = match self.config.pool {
+            Pool::Cls => x.narrow(1, 0, 1).reshape([b, d]),
+            Pool::Avg => x.narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]),
+        };
+        let pooled = match &self.fc_norm {
+            Some(n) => n.forward(pooled),
+            None => pooled,
+        };
+        self.head.forward(pooled)
+    }
+}
+
+impl Explainable for VisionTransformer {
+    fn family(&self) -> Family {
+        Family::Vit
+    }
+    fn num_layers(&self) -> usize {
+        self.blocks.len()
+    }
+    fn num_heads(&self) -> usize {
+        self.config.heads
+    }
+    fn readout(&self) -> Readout {
+        match self.config.pool {
+            Pool::Cls => Readout::ClsRow,
+            Pool::Avg => Readout::MeanPatchRows,
+        }
+    }
+    fn patch_grid(&self) -> Option<(usize, usize)> {
+        Some((self.config.grid(), self.config.grid()))
+    }
+    fn device(&self) -> Device {
+        self.cls_token.val().device()
+    }
+
+    fn trace(&self, input: &ModelInput, alphas: &[f32], opts: &TraceOptions) -> Result<ForwardTrace> {
+        let ModelInput::Image(img) = input else {
+            return Err(ModelError::Input("a ViT needs an image input".into()));
+        };
+        self.check_image(img)?;
+        let b = img.dims()[0];
+        if alphas.len() != b {
+            return Err(ModelError::Input(format!("{} alphas for a batch of {b}", alphas.len())));
+        }
+        let dev = self.device();
+        let img = img.clone().to_device(&dev);
+        let scaled = if alphas.iter().all(|&a| a == 1.0) {
+            img
+        } else {
+            img * alpha_tensor::<4>(alphas, &dev)
+        };
+        let n = self.config.num_tokens();
+        let probes = make_probes(opts, self.blocks.len(), [b, self.config.heads, n, n], &dev)?;
+        let mut x = self.embed(scaled);
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        for (blk, probe) in self.blocks.iter().zip(probes.iter()) {
+            let z = opts.z_vproj.then(|| x.clone().inner());
+            let (a, rec) = blk.attn.forward(
+                blk.norm1.forward(x.clone()),
+                None,
+                probe.clone(),
+                opts.attn,
+                opts.z_vproj,
+            );
+            x = x + a;
+            x = x.clone() + blk.mlp.forward(blk.norm2.forward(x));
+            layers.push(LayerTrace {
+                attn: rec.attn,
+                grad: None,
+                z,
+                vproj: rec.vproj,
+            });
+        }
+        let logits = self.head_forward(x);
+        finish_trace(logits, probes, layers, opts)
+    }
+}
