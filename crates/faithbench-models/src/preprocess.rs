@@ -313,10 +313,17 @@ pub fn raw_batch(images: &[RgbImage], device: &Device) -> crate::error::Result<T
 
 /// Opens an image file as RGB with a clear error naming the file.
 pub fn open_rgb(path: &std::path::Path) -> crate::error::Result<RgbImage> {
-    let img = image::open(path).map_err(|e| crate::error::ModelError::Image {
+    let err = |reason: String| crate::error::ModelError::Image {
         path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    // Detect the format from the content, not the extension (a `.png` may hold a JPEG).
+    let img = image::ImageReader::open(path)
+        .map_err(|e| err(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?
+        .decode()
+        .map_err(|e| err(e.to_string()))?;
     Ok(img.to_rgb8())
 }
 
