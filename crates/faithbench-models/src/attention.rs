@@ -74,7 +74,11 @@ impl SelfAttention {
         let probs = softmax(scores, 3);
         let record = AttentionRecord {
             attn: record_attn.then(|| probs.clone().inner()),
-            vproj: record_vproj.then(|| v_flat.matmul(self.proj.weight.val().unsqueeze::<3>()).inner()),
+            vproj: record_vproj.then(|| {
+                v_flat
+                    .matmul(self.proj.weight.val().unsqueeze::<3>())
+                    .inner()
+            }),
         };
         let probs = match probe {
             Some(z) => probs + z,

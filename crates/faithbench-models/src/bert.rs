@@ -94,7 +94,10 @@ impl BertConfig {
             max_position: get("max_position_embeddings")?,
             type_vocab: get("type_vocab_size")?,
             num_classes,
-            ln_eps: v.get("layer_norm_eps").and_then(|x| x.as_f64()).unwrap_or(1e-12),
+            ln_eps: v
+                .get("layer_norm_eps")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(1e-12),
         })
     }
 }
@@ -128,7 +131,10 @@ impl BertEmbeddings {
             .expand([b, n]);
         let e = lookup(self.word_embeddings.val(), batch.input_ids.clone())
             + lookup(self.position_embeddings.val(), pos)
-            + lookup(self.token_type_embeddings.val(), batch.token_type_ids.clone());
+            + lookup(
+                self.token_type_embeddings.val(),
+                batch.token_type_ids.clone(),
+            );
         self.layer_norm.forward(e)
     }
 }
@@ -204,7 +210,10 @@ impl Bert {
         self.check(batch)?;
         let [b, n] = batch.input_ids.dims();
         if alphas.len() != b {
-            return Err(ModelError::Input(format!("{} alphas for a batch of {b}", alphas.len())));
+            return Err(ModelError::Input(format!(
+                "{} alphas for a batch of {b}",
+                alphas.len()
+            )));
         }
         let dev = self.embeddings.word_embeddings.val().device();
         let mut x = self.embeddings.forward(batch);
@@ -217,12 +226,17 @@ impl Bert {
         let mut layers = Vec::with_capacity(self.layers.len());
         for (layer, probe) in self.layers.iter().zip(probes.iter()) {
             let z = opts.z_vproj.then(|| x.clone().inner());
-            let (a, rec) =
-                layer
-                    .attention
-                    .forward(x.clone(), Some(&mask), probe.clone(), opts.attn, opts.z_vproj);
+            let (a, rec) = layer.attention.forward(
+                x.clone(),
+                Some(&mask),
+                probe.clone(),
+                opts.attn,
+                opts.z_vproj,
+            );
             let a = layer.attention_norm.forward(a + x);
-            let f = layer.output.forward(gelu(layer.intermediate.forward(a.clone())));
+            let f = layer
+                .output
+                .forward(gelu(layer.intermediate.forward(a.clone())));
             x = layer.output_norm.forward(f + a);
             layers.push(LayerTrace {
                 attn: rec.attn,
@@ -255,7 +269,26 @@ impl Explainable for Bert {
         self.embeddings.word_embeddings.val().device()
     }
 
-    fn trace(&self, input: &ModelInput, alphas: &[f32], opts: &TraceOptions) -> Result<ForwardTrace> {
+    fn attn_relevance(
+        &self,
+        input: &ModelInput,
+        targets: &[usize],
+        rules: crate::lrp::LrpRules,
+        down_to: usize,
+    ) -> Result<Vec<Option<Tensor<4>>>> {
+        let ModelInput::Text(batch) = input else {
+            return Err(ModelError::Input("BERT needs a text input".into()));
+        };
+        self.check(batch)?;
+        Bert::attn_relevance(self, batch, targets, rules, down_to)
+    }
+
+    fn trace(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+    ) -> Result<ForwardTrace> {
         let ModelInput::Text(batch) = input else {
             return Err(ModelError::Input("BERT needs a text input".into()));
         };

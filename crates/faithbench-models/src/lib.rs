@@ -12,6 +12,7 @@ pub mod attention;
 pub mod bert;
 pub mod error;
 pub mod load;
+pub mod lrp;
 pub mod preprocess;
 pub mod tokenize;
 pub mod trace;
@@ -20,7 +21,10 @@ pub mod weights;
 
 pub use error::{ModelError, Result};
 pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
-pub use trace::{Explainable, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout, TextBatch, TraceOptions};
+pub use trace::{
+    Explainable, Family, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout,
+    TextBatch, TraceOptions,
+};
 
 use burn::prelude::Device;
 

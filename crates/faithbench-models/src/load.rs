@@ -56,7 +56,8 @@ impl Layout {
         } else if file.contains("vit.embeddings.cls_token") {
             Some(Layout::HfVit)
         } else if file.names().any(|n| {
-            n == "bert.embeddings.word_embeddings.weight" || n == "embeddings.word_embeddings.weight"
+            n == "bert.embeddings.word_embeddings.weight"
+                || n == "embeddings.word_embeddings.weight"
         }) {
             Some(Layout::HfBert)
         } else {
@@ -233,7 +234,10 @@ pub fn load_bert(file: &WeightFile, config: &BertConfig, device: &Device) -> Res
     if config.heads == 0 || config.hidden % config.heads != 0 {
         return Err(ModelError::Config {
             path: file.path.clone(),
-            reason: format!("hidden {} not divisible by heads {}", config.hidden, config.heads),
+            reason: format!(
+                "hidden {} not divisible by heads {}",
+                config.hidden, config.heads
+            ),
         });
     }
     let ld = Loader::new(file, device);
@@ -245,7 +249,10 @@ pub fn load_bert(file: &WeightFile, config: &BertConfig, device: &Device) -> Res
     let d = config.hidden;
     let e = format!("{pre}embeddings");
     let embeddings = BertEmbeddings {
-        word_embeddings: ld.param(&format!("{e}.word_embeddings.weight"), [config.vocab_size, d])?,
+        word_embeddings: ld.param(
+            &format!("{e}.word_embeddings.weight"),
+            [config.vocab_size, d],
+        )?,
         position_embeddings: ld.param(
             &format!("{e}.position_embeddings.weight"),
             [config.max_position, d],
@@ -272,8 +279,17 @@ pub fn load_bert(file: &WeightFile, config: &BertConfig, device: &Device) -> Res
                 proj: ld.linear(&format!("{l}.attention.output.dense"), d, d, true)?,
                 num_heads: config.heads,
             },
-            attention_norm: ld.layer_norm(&format!("{l}.attention.output.LayerNorm"), d, config.ln_eps)?,
-            intermediate: ld.linear(&format!("{l}.intermediate.dense"), d, config.intermediate, true)?,
+            attention_norm: ld.layer_norm(
+                &format!("{l}.attention.output.LayerNorm"),
+                d,
+                config.ln_eps,
+            )?,
+            intermediate: ld.linear(
+                &format!("{l}.intermediate.dense"),
+                d,
+                config.intermediate,
+                true,
+            )?,
             output: ld.linear(&format!("{l}.output.dense"), config.intermediate, d, true)?,
             output_norm: ld.layer_norm(&format!("{l}.output.LayerNorm"), d, config.ln_eps)?,
         });
@@ -412,17 +428,22 @@ pub fn read_spec(path: &Path) -> Result<ModelSpec> {
 /// Loads a model folder holding `faithbench.json` and `model.safetensors` (or `model.pth`).
 pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
     let spec = read_spec(&dir.join("faithbench.json"))?;
-    let weights = ["model.safetensors", "model.pth", "model.pt", "pytorch_model.bin"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.exists())
-        .ok_or_else(|| ModelError::Io {
-            path: dir.join("model.safetensors"),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no model.safetensors / model.pth / pytorch_model.bin in the model folder",
-            ),
-        })?;
+    let weights = [
+        "model.safetensors",
+        "model.pth",
+        "model.pt",
+        "pytorch_model.bin",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .find(|p| p.exists())
+    .ok_or_else(|| ModelError::Io {
+        path: dir.join("model.safetensors"),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no model.safetensors / model.pth / pytorch_model.bin in the model folder",
+        ),
+    })?;
     load_model(&weights, spec, device)
 }
 
@@ -430,7 +451,12 @@ pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
 pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<AnyModel> {
     let file = WeightFile::open(weights)?;
     match spec {
-        ModelSpec::Vit { layout, config } => Ok(AnyModel::Vit(load_vit(&file, layout, &config.into(), device)?)),
+        ModelSpec::Vit { layout, config } => Ok(AnyModel::Vit(load_vit(
+            &file,
+            layout,
+            &config.into(),
+            device,
+        )?)),
         ModelSpec::Bert { config, .. } => Ok(AnyModel::Bert(load_bert(&file, &config, device)?)),
     }
 }

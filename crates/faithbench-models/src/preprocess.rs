@@ -81,7 +81,11 @@ fn precompute(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
             ww += w;
         }
         for x in 0..ksize {
-            let v = if x < xmax && ww != 0.0 { k[x] / ww } else { 0.0 };
+            let v = if x < xmax && ww != 0.0 {
+                k[x] / ww
+            } else {
+                0.0
+            };
             let scaled = v * (1u64 << PRECISION_BITS) as f64;
             weights[xx * ksize + x] = if v < 0.0 {
                 (-0.5 + scaled) as i32
@@ -259,9 +263,15 @@ impl Normalization {
 
     /// The named preset with these statistics, or `Custom`.
     pub fn from_mean_std(mean: [f32; 3], std: [f32; 3]) -> Self {
-        for n in [Normalization::Half, Normalization::Imagenet, Normalization::Clip] {
+        for n in [
+            Normalization::Half,
+            Normalization::Imagenet,
+            Normalization::Clip,
+        ] {
             let (m, s) = n.mean_std();
-            let close = |a: [f32; 3], b: [f32; 3]| a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 1e-6);
+            let close = |a: [f32; 3], b: [f32; 3]| {
+                a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 1e-6)
+            };
             if close(m, mean) && close(s, std) {
                 return n;
             }
@@ -308,7 +318,10 @@ pub fn raw_batch(images: &[RgbImage], device: &Device) -> crate::error::Result<T
         }
         to_chw_unit(im, &mut data);
     }
-    Ok(Tensor::from_data(TensorData::new(data, [images.len(), 3, h, w]), device))
+    Ok(Tensor::from_data(
+        TensorData::new(data, [images.len(), 3, h, w]),
+        device,
+    ))
 }
 
 /// Opens an image file as RGB with a clear error naming the file.
@@ -352,9 +365,11 @@ mod tests {
         // clipped to the image: for output 0, center 1.0, inputs 0..2 with weights
         // (x+0.5-1)/2 -> tri(-0.25)=0.75, tri(0.25)=0.75, tri(0.75)=0.25 -> normalised
         // 0.75/1.75, 0.75/1.75, 0.25/1.75.
-        let img = RgbImage::from_fn(4, 1, |x, _| image::Rgb([[0u8, 70, 140, 210][x as usize]; 3]));
+        let img = RgbImage::from_fn(4, 1, |x, _| {
+            image::Rgb([[0u8, 70, 140, 210][x as usize]; 3])
+        });
         let out = resize(&img, 2, 1, Filter::Bilinear);
-        let expect0 = (0.0 * 0.75 + 70.0 * 0.75 + 140.0 * 0.25) / 1.75;
+        let expect0: f64 = (0.0 * 0.75 + 70.0 * 0.75 + 140.0 * 0.25) / 1.75;
         assert_eq!(out.get_pixel(0, 0)[0], expect0.round() as u8);
     }
 }

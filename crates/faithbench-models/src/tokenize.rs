@@ -36,7 +36,9 @@ pub struct TextTokenizer {
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextTokenizer").field("path", &self.path).finish()
+        f.debug_struct("TextTokenizer")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -52,13 +54,18 @@ impl TextTokenizer {
         if !path.exists() {
             return Err(ModelError::Io {
                 path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "tokenizer file not found"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "tokenizer file not found",
+                ),
             });
         }
         let mut inner = if path.extension().and_then(|e| e.to_str()) == Some("json") {
             Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?
         } else {
-            let file = path.to_str().ok_or_else(|| err("path is not UTF-8".into()))?;
+            let file = path
+                .to_str()
+                .ok_or_else(|| err("path is not UTF-8".into()))?;
             let wp = WordPiece::from_file(file)
                 .unk_token("[UNK]".into())
                 .build()
@@ -105,15 +112,22 @@ impl TextTokenizer {
     /// Encodes one text with `[CLS]`/`[SEP]`, truncating to `max_len` tokens (keeping the
     /// final `[SEP]`, like `encode_plus(truncation=True)`).
     pub fn encode(&self, text: &str, max_len: usize) -> Result<Encoded> {
-        let enc = self.inner.encode(text, true).map_err(|e| ModelError::Tokenizer {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
         let mut out = Encoded {
             ids: enc.get_ids().to_vec(),
             tokens: enc.get_tokens().to_vec(),
             offsets: enc.get_offsets().to_vec(),
-            special: enc.get_special_tokens_mask().iter().map(|&s| s == 1).collect(),
+            special: enc
+                .get_special_tokens_mask()
+                .iter()
+                .map(|&s| s == 1)
+                .collect(),
         };
         if out.ids.len() > max_len && max_len >= 2 {
             let last = out.ids.len() - 1;
@@ -136,12 +150,24 @@ impl TextTokenizer {
     }
 
     /// Encodes and right-pads a batch into tensors.
-    pub fn batch(&self, texts: &[&str], max_len: usize, device: &Device) -> Result<(TextBatch, Vec<Encoded>)> {
+    pub fn batch(
+        &self,
+        texts: &[&str],
+        max_len: usize,
+        device: &Device,
+    ) -> Result<(TextBatch, Vec<Encoded>)> {
         let encs = texts
             .iter()
             .map(|t| self.encode(t, max_len))
             .collect::<Result<Vec<_>>>()?;
-        Ok((batch_from_ids(&encs.iter().map(|e| e.ids.clone()).collect::<Vec<_>>(), self.pad_id, device)?, encs))
+        Ok((
+            batch_from_ids(
+                &encs.iter().map(|e| e.ids.clone()).collect::<Vec<_>>(),
+                self.pad_id,
+                device,
+            )?,
+            encs,
+        ))
     }
 }
 

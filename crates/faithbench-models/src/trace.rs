@@ -50,7 +50,10 @@ impl ModelInput {
     pub fn select_rows(&self, rows: &[usize]) -> ModelInput {
         let dev = self.device();
         let idx = Tensor::<1, Int>::from_data(
-            TensorData::new(rows.iter().map(|&r| r as i64).collect::<Vec<_>>(), [rows.len()]),
+            TensorData::new(
+                rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                [rows.len()],
+            ),
             &dev,
         );
         match self {
@@ -178,11 +181,30 @@ pub trait Explainable {
     fn device(&self) -> Device;
     /// Forward pass with `alphas[b]` scaling the IG-scaled quantity of row b (spec §1.5:
     /// normalised image for ViT, embedding output for BERT), recording what `opts` asks for.
-    fn trace(&self, input: &ModelInput, alphas: &[f32], opts: &TraceOptions) -> Result<ForwardTrace>;
+    fn trace(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+    ) -> Result<ForwardTrace>;
+    /// LRP relevance at the attention probabilities of layers `down_to..L` (spec §2.4),
+    /// each (B, H, N, N). Models without LRP support return an error.
+    fn attn_relevance(
+        &self,
+        input: &ModelInput,
+        targets: &[usize],
+        rules: crate::lrp::LrpRules,
+        down_to: usize,
+    ) -> Result<Vec<Option<Tensor<4>>>> {
+        let _ = (input, targets, rules, down_to);
+        Err(ModelError::Input("this model does not support LRP".into()))
+    }
     /// Plain forward (alpha = 1), logits (B, C).
     fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {
         let b = input.batch_size();
-        Ok(self.trace(input, &vec![1.0; b], &TraceOptions::default())?.logits)
+        Ok(self
+            .trace(input, &vec![1.0; b], &TraceOptions::default())?
+            .logits)
     }
 }
 

@@ -123,7 +123,10 @@ impl VitConfig {
             ));
         }
         if self.heads == 0 || self.hidden % self.heads != 0 {
-            return Err(format!("hidden {} is not divisible by heads {}", self.hidden, self.heads));
+            return Err(format!(
+                "hidden {} is not divisible by heads {}",
+                self.hidden, self.heads
+            ));
         }
         if self.depth == 0 || self.num_classes == 0 || self.mlp_hidden == 0 {
             return Err("depth, num_classes and mlp_hidden must be positive".into());
@@ -271,14 +274,36 @@ impl Explainable for VisionTransformer {
         self.cls_token.val().device()
     }
 
-    fn trace(&self, input: &ModelInput, alphas: &[f32], opts: &TraceOptions) -> Result<ForwardTrace> {
+    fn attn_relevance(
+        &self,
+        input: &ModelInput,
+        targets: &[usize],
+        rules: crate::lrp::LrpRules,
+        down_to: usize,
+    ) -> Result<Vec<Option<Tensor<4>>>> {
+        let ModelInput::Image(img) = input else {
+            return Err(ModelError::Input("a ViT needs an image input".into()));
+        };
+        self.check_image(img)?;
+        VisionTransformer::attn_relevance(self, img, targets, rules, down_to)
+    }
+
+    fn trace(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+    ) -> Result<ForwardTrace> {
         let ModelInput::Image(img) = input else {
             return Err(ModelError::Input("a ViT needs an image input".into()));
         };
         self.check_image(img)?;
         let b = img.dims()[0];
         if alphas.len() != b {
-            return Err(ModelError::Input(format!("{} alphas for a batch of {b}", alphas.len())));
+            return Err(ModelError::Input(format!(
+                "{} alphas for a batch of {b}",
+                alphas.len()
+            )));
         }
         let dev = self.device();
         let img = img.clone().to_device(&dev);

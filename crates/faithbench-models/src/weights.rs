@@ -97,10 +97,11 @@ impl WeightFile {
             path: path.to_path_buf(),
             source,
         })?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("safetensors: {e}"),
-        })?;
+        let st =
+            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("safetensors: {e}"),
+            })?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             let data = convert_safetensors(path, &name, view.dtype(), view.data())?;
@@ -373,7 +374,10 @@ impl<'a> Loader<'a> {
     /// A tensor of rank `D` with the given shape.
     pub fn tensor<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
         let data = self.raw(name, &shape)?;
-        Ok(Tensor::from_data(TensorData::new(data, shape), &self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(data, shape),
+            &self.device,
+        ))
     }
 
     /// A parameter of rank `D`.
@@ -395,11 +399,12 @@ impl<'a> Loader<'a> {
     /// A PyTorch `nn.LayerNorm` stored as `{prefix}.weight`/`.bias` (or the old BERT
     /// `{prefix}.gamma`/`.beta`).
     pub fn layer_norm(&self, prefix: &str, d: usize, eps: f64) -> Result<LayerNorm> {
-        let (wn, bn) = if !self.has(&format!("{prefix}.weight")) && self.has(&format!("{prefix}.gamma")) {
-            ("gamma", "beta")
-        } else {
-            ("weight", "bias")
-        };
+        let (wn, bn) =
+            if !self.has(&format!("{prefix}.weight")) && self.has(&format!("{prefix}.gamma")) {
+                ("gamma", "beta")
+            } else {
+                ("weight", "bias")
+            };
         let mut ln = LayerNormConfig::new(d).with_epsilon(eps).init(&self.device);
         ln.gamma = self.param(&format!("{prefix}.{wn}"), [d])?;
         ln.beta = Some(self.param(&format!("{prefix}.{bn}"), [d])?);

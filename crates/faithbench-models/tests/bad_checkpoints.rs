@@ -10,7 +10,9 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/models")
+        .join(name)
 }
 
 /// Rewrites the timm fixture with `edit` applied to its (name → (shape, values)) map.
@@ -30,7 +32,12 @@ fn rewrite(dir: &Path, edit: impl FnOnce(&mut HashMap<String, (Vec<usize>, Vec<f
         .collect();
     let views: HashMap<String, TensorView> = bytes
         .iter()
-        .map(|(k, (s, b))| (k.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("view")))
+        .map(|(k, (s, b))| {
+            (
+                k.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).expect("view"),
+            )
+        })
         .collect();
     let out = dir.join("model.safetensors");
     safetensors::serialize_to_file(&views, &None, &out).expect("write");
@@ -39,7 +46,9 @@ fn rewrite(dir: &Path, edit: impl FnOnce(&mut HashMap<String, (Vec<usize>, Vec<f
 
 fn load(path: &Path) -> Result<(), ModelError> {
     let spec = read_spec(&fixture("timm_vit_cls").join("faithbench.json")).expect("spec");
-    let ModelSpec::Vit { layout, config } = spec else { panic!("fixture is a ViT") };
+    let ModelSpec::Vit { layout, config } = spec else {
+        panic!("fixture is a ViT")
+    };
     let file = WeightFile::open(path)?;
     load_vit(&file, layout, &config.into(), &autodiff_device()).map(|_| ())
 }
@@ -51,16 +60,25 @@ fn missing_tensor_names_file_and_tensor() {
         m.remove("blocks.2.attn.proj.weight");
     });
     let e = load(&p).expect_err("must fail");
-    assert!(matches!(&e, ModelError::MissingTensor { name, .. } if name == "blocks.2.attn.proj.weight"), "{e}");
+    assert!(
+        matches!(&e, ModelError::MissingTensor { name, .. } if name == "blocks.2.attn.proj.weight"),
+        "{e}"
+    );
     let msg = e.to_string();
-    assert!(msg.contains("model.safetensors") && msg.contains("blocks.2.attn.proj.weight"), "{msg}");
+    assert!(
+        msg.contains("model.safetensors") && msg.contains("blocks.2.attn.proj.weight"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unexpected_tensor_is_reported() {
     let tmp = tempfile::tempdir().expect("tmp");
     let p = rewrite(tmp.path(), |m| {
-        m.insert("blocks.9.attn.qkv.weight".into(), (vec![2, 2], vec![0.0; 4]));
+        m.insert(
+            "blocks.9.attn.qkv.weight".into(),
+            (vec![2, 2], vec![0.0; 4]),
+        );
     });
     let e = load(&p).expect_err("must fail");
     assert!(
@@ -78,7 +96,12 @@ fn wrong_shape_names_expected_and_found() {
     });
     let e = load(&p).expect_err("must fail");
     match &e {
-        ModelError::ShapeMismatch { name, expected, found, .. } => {
+        ModelError::ShapeMismatch {
+            name,
+            expected,
+            found,
+            ..
+        } => {
             assert_eq!(name, "head.weight");
             assert_eq!(expected, &vec![10, 32]);
             assert_eq!(found, &vec![7, 32]);
@@ -94,7 +117,10 @@ fn non_finite_weight_is_rejected() {
         m.get_mut("pos_embed").expect("pos").1[3] = f32::NAN;
     });
     let e = load(&p).expect_err("must fail");
-    assert!(e.to_string().contains("pos_embed") && e.to_string().contains("non-finite"), "{e}");
+    assert!(
+        e.to_string().contains("pos_embed") && e.to_string().contains("non-finite"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -139,9 +165,16 @@ fn missing_file_is_io_error_with_path() {
 #[test]
 fn hf_layout_checkpoint_with_timm_config_explains_the_mismatch() {
     let spec = read_spec(&fixture("timm_vit_cls").join("faithbench.json")).expect("spec");
-    let ModelSpec::Vit { config, .. } = spec else { panic!("vit") };
+    let ModelSpec::Vit { config, .. } = spec else {
+        panic!("vit")
+    };
     let file = WeightFile::open(fixture("hf_vit").join("model.safetensors")).expect("open");
-    let e = load_vit(&file, faithbench_models::Layout::Timm, &config.into(), &autodiff_device())
-        .expect_err("must fail");
+    let e = load_vit(
+        &file,
+        faithbench_models::Layout::Timm,
+        &config.into(),
+        &autodiff_device(),
+    )
+    .expect_err("must fail");
     assert!(matches!(e, ModelError::MissingTensor { .. }), "{e}");
 }

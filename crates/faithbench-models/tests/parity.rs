@@ -15,12 +15,18 @@ fn fixtures() -> PathBuf {
 }
 
 fn vec_of<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.to_data().convert::<f32>().to_vec::<f32>().expect("f32 data")
+    t.to_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 data")
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -54,7 +60,11 @@ fn input_for(model: &AnyModel, r: &WeightFile, dev: &Device) -> ModelInput {
             };
             let mask = r.get("attention_mask").expect("mask");
             let n = mask.shape[1];
-            let lengths = mask.data.chunks(n).map(|c| c.iter().filter(|&&v| v > 0.0).count()).collect();
+            let lengths = mask
+                .data
+                .chunks(n)
+                .map(|c| c.iter().filter(|&&v| v > 0.0).count())
+                .collect();
             ModelInput::Text(TextBatch {
                 input_ids: int("input_ids"),
                 attention_mask: int("attention_mask"),
@@ -78,17 +88,38 @@ fn check_model(name: &str, weights: Option<&str>) -> Maxima {
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
     let input = input_for(&model, &r, &dev);
     let m = model.as_explainable();
-    let targets: Vec<usize> = r.get("target").expect("target").data.iter().map(|&v| v as usize).collect();
+    let targets: Vec<usize> = r
+        .get("target")
+        .expect("target")
+        .data
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
     let l = m.num_layers();
-    let mut mx = Maxima { logits: 0.0, attn: 0.0, grad_rel: 0.0, z: 0.0, vproj: 0.0 };
+    let mut mx = Maxima {
+        logits: 0.0,
+        attn: 0.0,
+        grad_rel: 0.0,
+        z: 0.0,
+        vproj: 0.0,
+    };
     for (alpha, sfx) in [(1.0f32, ""), (0.5, "_a05")] {
         let opts = TraceOptions {
             attn: true,
             z_vproj: true,
-            grad: Some(GradRequest { targets: targets.clone(), objective: Objective::Logit, layers: (0..l).collect() }),
+            grad: Some(GradRequest {
+                targets: targets.clone(),
+                objective: Objective::Logit,
+                layers: (0..l).collect(),
+            }),
         };
-        let tr = m.trace(&input, &vec![alpha; targets.len()], &opts).expect("trace");
-        let d = max_abs_diff(&vec_of(&tr.logits), &r.get(&format!("logits{sfx}")).expect("logits").data);
+        let tr = m
+            .trace(&input, &vec![alpha; targets.len()], &opts)
+            .expect("trace");
+        let d = max_abs_diff(
+            &vec_of(&tr.logits),
+            &r.get(&format!("logits{sfx}")).expect("logits").data,
+        );
         mx.logits = mx.logits.max(d);
         for (i, layer) in tr.layers.iter().enumerate() {
             let a = max_abs_diff(
@@ -116,11 +147,19 @@ fn check_model(name: &str, weights: Option<&str>) -> Maxima {
     eprintln!(
         "parity {name}{}: logits {:.2e}, attn {:.2e}, grad(rel) {:.2e}, z {:.2e}, vproj {:.2e}",
         weights.map(|w| format!(" ({w})")).unwrap_or_default(),
-        mx.logits, mx.attn, mx.grad_rel, mx.z, mx.vproj
+        mx.logits,
+        mx.attn,
+        mx.grad_rel,
+        mx.z,
+        mx.vproj
     );
     assert!(mx.logits <= 1e-4, "{name}: logits differ by {}", mx.logits);
     assert!(mx.attn <= 1e-4, "{name}: attention differs by {}", mx.attn);
-    assert!(mx.grad_rel <= 1e-4, "{name}: attention gradient differs by {} (relative)", mx.grad_rel);
+    assert!(
+        mx.grad_rel <= 1e-4,
+        "{name}: attention gradient differs by {} (relative)",
+        mx.grad_rel
+    );
     assert!(mx.z <= 1e-4, "{name}: block input differs by {}", mx.z);
     assert!(mx.vproj <= 1e-4, "{name}: v·W_Oᵀ differs by {}", mx.vproj);
     mx
@@ -163,17 +202,28 @@ fn batched_trace_equals_single_traces() {
     let opts = |t: Vec<usize>| TraceOptions {
         attn: true,
         z_vproj: false,
-        grad: Some(GradRequest { targets: t, objective: Objective::Probability, layers: vec![1, 3] }),
+        grad: Some(GradRequest {
+            targets: t,
+            objective: Objective::Probability,
+            layers: vec![1, 3],
+        }),
     };
-    let full = m.trace(&input, &[1.0, 0.3], &opts(vec![2, 5])).expect("trace");
+    let full = m
+        .trace(&input, &[1.0, 0.3], &opts(vec![2, 5]))
+        .expect("trace");
     for (b, (alpha, t)) in [(1.0f32, 2usize), (0.3, 5)].into_iter().enumerate() {
-        let one = m.trace(&input.select_rows(&[b]), &[alpha], &opts(vec![t])).expect("trace");
+        let one = m
+            .trace(&input.select_rows(&[b]), &[alpha], &opts(vec![t]))
+            .expect("trace");
         for l in [1, 3] {
             let g_full = full.layers[l].grad.clone().expect("grad").narrow(0, b, 1);
             let g_one = one.layers[l].grad.clone().expect("grad");
             assert!(max_rel_diff(&vec_of(&g_full), &vec_of(&g_one)) < 1e-5);
         }
-        assert!(full.layers[0].grad.is_none(), "only probed layers get gradients");
+        assert!(
+            full.layers[0].grad.is_none(),
+            "only probed layers get gradients"
+        );
     }
 }
 
@@ -181,22 +231,39 @@ fn batched_trace_equals_single_traces() {
 fn tokenizer_json_and_vocab_txt_reproduce_hf_ids() {
     let dir = fixtures().join("hf_bert");
     let refj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).expect("json")).expect("parse");
-    let sentences: Vec<String> = serde_json::from_value(refj["sentences"].clone()).expect("sentences");
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).expect("json"))
+            .expect("parse");
+    let sentences: Vec<String> =
+        serde_json::from_value(refj["sentences"].clone()).expect("sentences");
     let ids: Vec<Vec<i64>> = serde_json::from_value(refj["input_ids"].clone()).expect("ids");
     for file in ["tokenizer.json", "vocab.txt"] {
         let tok = TextTokenizer::from_file(dir.join(file)).expect("tokenizer");
         for (s, want) in sentences.iter().zip(&ids) {
             let enc = tok.encode(s, 512).expect("encode");
-            let want: Vec<u32> = want.iter().filter(|&&v| v != 0).map(|&v| v as u32).collect();
+            let want: Vec<u32> = want
+                .iter()
+                .filter(|&&v| v != 0)
+                .map(|&v| v as u32)
+                .collect();
             assert_eq!(enc.ids, want, "{file}: `{s}`");
         }
     }
     let tok = TextTokenizer::from_file(dir.join("vocab.txt")).expect("tokenizer");
     let enc = tok.encode(&sentences[0], 5).expect("encode");
     assert_eq!(enc.ids.len(), 5, "truncation keeps max_len tokens");
-    assert_eq!(enc.ids[4], tok.token_to_id("[SEP]").expect("sep"), "truncation keeps [SEP] last");
+    assert_eq!(
+        enc.ids[4],
+        tok.token_to_id("[SEP]").expect("sep"),
+        "truncation keeps [SEP] last"
+    );
     let b = batch_from_ids(&[vec![3, 4, 5], vec![3, 4]], 0, &default_device()).expect("batch");
     assert_eq!(b.lengths, vec![3, 2]);
-    assert_eq!(b.attention_mask.to_data().convert::<i64>().to_vec::<i64>().expect("i64"), vec![1, 1, 1, 1, 1, 0]);
+    assert_eq!(
+        b.attention_mask
+            .to_data()
+            .convert::<i64>()
+            .to_vec::<i64>()
+            .expect("i64"),
+        vec![1, 1, 1, 1, 1, 0]
+    );
 }

@@ -17,10 +17,12 @@ fn root() -> PathBuf {
 #[test]
 fn pil_resize_parity_on_shared_photos() {
     let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/preprocess/manifest.json")).expect("manifest"),
+        &std::fs::read_to_string(root().join("fixtures/preprocess/manifest.json"))
+            .expect("manifest"),
     )
     .expect("json");
-    let reference = WeightFile::open(root().join("fixtures/preprocess/reference.safetensors")).expect("reference");
+    let reference = WeightFile::open(root().join("fixtures/preprocess/reference.safetensors"))
+        .expect("reference");
     let mut worst_png = 0f32;
     let mut worst_jpeg = 0f32;
     for img in manifest["images"].as_array().expect("images") {
@@ -34,7 +36,9 @@ fn pil_resize_parity_on_shared_photos() {
             ("clip224", ResizeMode::ClipBicubic),
         ] {
             let ours = prepare(&src, 224, mode);
-            let want = reference.get(&format!("{stem}.{key}")).expect("reference key");
+            let want = reference
+                .get(&format!("{stem}.{key}"))
+                .expect("reference key");
             assert_eq!(want.shape, vec![224, 224, 3], "{stem}.{key}");
             let diff = ours
                 .as_raw()
@@ -51,15 +55,22 @@ fn pil_resize_parity_on_shared_photos() {
         }
     }
     eprintln!("preprocess parity: PNG max {worst_png}, JPEG max {worst_jpeg} (0-255 levels)");
-    assert_eq!(worst_png, 0.0, "PIL resize must be reproduced exactly on PNG inputs");
-    assert!(worst_jpeg <= 8.0, "JPEG decode+resize differs by {worst_jpeg} levels");
+    assert_eq!(
+        worst_png, 0.0,
+        "PIL resize must be reproduced exactly on PNG inputs"
+    );
+    assert!(
+        worst_jpeg <= 8.0,
+        "JPEG decode+resize differs by {worst_jpeg} levels"
+    );
 }
 
 #[test]
 fn pil_resize_is_exact_on_synthetic_png_up_and_down() {
     let src = open_rgb(&root().join("fixtures/preprocess/synthetic_317x211.png")).expect("decode");
     let reference =
-        WeightFile::open(root().join("fixtures/preprocess/synthetic_reference.safetensors")).expect("reference");
+        WeightFile::open(root().join("fixtures/preprocess/synthetic_reference.safetensors"))
+            .expect("reference");
     for (key, w, h, f) in [
         ("resize224", 224, 224, Filter::Bilinear),
         ("resize_97x61_bicubic", 97, 61, Filter::Bicubic),
@@ -68,7 +79,12 @@ fn pil_resize_is_exact_on_synthetic_png_up_and_down() {
         let ours = resize(&src, w, h, f);
         let want = reference.get(key).expect("key");
         assert_eq!(want.shape, vec![h, w, 3]);
-        let mismatches = ours.as_raw().iter().zip(&want.data).filter(|(&a, &b)| a as f32 != b).count();
+        let mismatches = ours
+            .as_raw()
+            .iter()
+            .zip(&want.data)
+            .filter(|(&a, &b)| a as f32 != b)
+            .count();
         assert_eq!(mismatches, 0, "{key}: {mismatches} pixels differ from PIL");
     }
 }

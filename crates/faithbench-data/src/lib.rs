@@ -1,0 +1,28 @@
+//! # faithbench-data
+//!
+//! Dataset readers for the faithbench benchmark (spec §5). No deep-learning framework is involved:
+//! readers return plain Rust data (`image::RgbImage`, `Vec<u8>` masks, token vectors), and models
+//! apply their own preprocessing.
+//!
+//! Modules:
+//! * [`npy`] — NumPy `.npy` reader (v1/v2/v3; `<i8 <i4 <f4 <f8 |u1`, C order) and `f32` writer
+//!   (saliency maps are stored as `.npy`); `read_index_file` for `pert_index.npy`.
+//! * [`imagenet`] — ImageNet-1k val in torchvision `ImageFolder` order, optional index subset,
+//!   lazy decoding to RGB.
+//! * [`imagenet_seg`] — ImageNet-Segmentation `gtsegs_ijcv.mat` (MATLAB v7.3 / HDF5) via the pure-Rust
+//!   `hdf5-reader`.
+//! * [`eraser`] — ERASER Movie Reviews documents and annotations, with span validation.
+//!
+//! Every error type names the file (and line/index) it concerns; nothing is skipped silently except
+//! what the reference tooling itself ignores (non-image files in ImageNet class folders, empty
+//! lines/tokens in ERASER documents), and those rules are documented per module.
+
+pub mod eraser;
+pub mod imagenet;
+pub mod imagenet_seg;
+pub mod npy;
+
+pub use eraser::{Annotation, Document, Eraser, EraserError, Evidence, Split};
+pub use imagenet::{ImageNetError, ImageNetVal, Sample};
+pub use imagenet_seg::{ImageNetSeg, SegDataError, SegSample};
+pub use npy::{read_index_file, read_npy, write_npy_f32, NpyArray, NpyData, NpyError};

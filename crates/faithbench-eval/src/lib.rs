@@ -1,0 +1,42 @@
+//! # faithbench-eval
+//!
+//! Model-independent evaluation protocols of the faithbench benchmark (re-implementation of
+//! "Beyond Intuition: Rethinking Token Attributions inside Transformers", spec §4). Evaluators never
+//! know which explainer produced a map and never depend on a deep-learning framework: models enter
+//! only through the small [`perturbation::ImageClassifier`] trait.
+//!
+//! Modules:
+//! * [`maps`] — PyTorch-compatible bilinear upsampling, min–max normalisation, deterministic top-k
+//!   (tie-break: lower flat index first), map validation (spec §4.8).
+//! * [`mod@auc`] — the named AUC rules ([`auc::AucRule::Bi2023`], [`auc::AucRule::Chefer2021`],
+//!   [`auc::AucRule::Trapezoid`]) on top of `sklearn.metrics.auc` semantics.
+//! * [`perturbation`] — the ViT pixel-removal test (spec §4.1 stage 2): per-sample records and a
+//!   pure aggregation to accuracy curves and AUCs.
+//! * [`segmentation`] — the ImageNet-Segmentation test (spec §4.2): pixel accuracy, mIoU, mAP, mF1
+//!   with scikit-learn `average_precision_score` / `f1_score` semantics.
+//! * [`stats`] — seeded percentile-bootstrap CIs, paired differences, curve-statistic bootstraps.
+//!
+//! Aggregations are pure functions of per-sample records, so resumed runs summarise identically.
+
+pub mod auc;
+pub mod maps;
+pub mod perturbation;
+pub mod segmentation;
+pub mod stats;
+
+pub use auc::{auc, trapezoid, AucError, AucRule};
+pub use maps::{
+    min_max_normalise, top_k_indices, upsample_bilinear, validate_map, MapError, Order,
+};
+pub use perturbation::{
+    accuracy_curve, run_perturbation, summarise, AccuracyCurve, ExplainedClass, ImageClassifier,
+    PerturbationConfig, PerturbationError, PerturbationMode, PerturbationRecord,
+    PerturbationSample, PerturbationSummary, RemovalValue, ScoredClass,
+};
+pub use segmentation::{
+    aggregate as aggregate_segmentation, segmentation_record, segmentation_record_from_raw,
+    SegmentationError, SegmentationRecord, SegmentationSummary,
+};
+pub use stats::{
+    bootstrap_mean_ci, paired_difference_ci, BootstrapConfig, ConfidenceInterval, PairedComparison,
+};

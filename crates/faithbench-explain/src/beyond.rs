@@ -1,0 +1,290 @@
+//! The paper's method, "Beyond Intuition" (Chen et al., TMLR 2023; spec §1): attention
+//! perception `P` times integrated-gradient reasoning feedback `F`.
+//!
+//! * Perception (§1.2–1.4): `P = (I + Ā^(L-1)) ⋯ (I + Ā^(s))` with, per layer,
+//!   - **Ours-H** (head-wise): `I_h = mean_{ij} |A_hᵀ G_h|`, `w_h = I_h / Σ_h I_h`,
+//!     `Ā = Σ_h w_h A_h` (`G` from one clean backward);
+//!   - **Ours-T** (token-wise): `s_j = ‖v_j W_Oᵀ‖₂ / ‖z_j‖₂`, `Ā = E_h[A] · diag(s)`.
+//! * Feedback (§1.5): `α_k = k/(m−1)`, k = 0..m−1 (both ends included, pitfall P13),
+//!   `Ĝ = (1/m) Σ_k ∂y_c(α_k x̃)/∂A^(L-1)`, `F = E_h[(Ĝ_h)⁺]` — clamp per head before the head
+//!   mean. `x̃` is the normalised image (ViT) or the embedding output (BERT).
+//! * `T = F ⊙ P` (H) or `F ⊙ |P|` (T), read out per model (§1.6).
+//! * `perception_only = true` is the reference's "ssl" variant: `|P|` without feedback.
+//!
+//! IG steps of all samples are flattened into (sample, α) rows and run in chunks of at most
+//! `max_internal_batch` rows, so memory stays bounded whatever the batch size.
+//!
+//! Default start layers (§1.7, 0-based first included layer): ViT Ours-H 3 and Ours-T 6 (the
+//! ViT-B/16 perturbation settings), BERT Ours-H L−1 (last layer) and Ours-T L−4 (last four);
+//! capped at L−1 for shallower models.
+//! If every head's importance `I_h` is zero (possible only with an all-zero gradient), the
+//! head weights fall back to uniform instead of 0/0.
+
+use burn::prelude::*;
+use faithbench_models::{Explainable, Family, GradRequest, Objective, TraceOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    assemble, attn, check_start, eye, grad, groups, head_mean, n_tokens, out_len, readout, slice3,
+    slice4, Group,
+};
+use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Head-wise or token-wise perception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Ours-H.
+    Head,
+    /// Ours-T.
+    Token,
+}
+
+fn default_steps() -> usize {
+    20
+}
+fn default_chunk() -> usize {
+    16
+}
+
+/// Parameters of Ours-H / Ours-T.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeyondConfig {
+    /// First layer of the perception product (0-based). Note: the reference ViT script's
+    /// argument `start_layer=k` means layers `k-1..L-1`, i.e. `start_layer = k-1` here.
+    #[serde(default)]
+    pub start_layer: Option<usize>,
+    /// Integrated-gradient points m (≥ 2), default 20.
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    /// Gradient of the logit (reference) or of the probability (InterpretDL's CV default).
+    #[serde(default)]
+    pub objective: Objective,
+    /// Maximum rows (sample × α) per forward/backward of the IG loop.
+    #[serde(default = "default_chunk")]
+    pub max_internal_batch: usize,
+    /// The "ssl" variant: return `|P|` read out, without the feedback term.
+    #[serde(default)]
+    pub perception_only: bool,
+}
+
+impl Default for BeyondConfig {
+    fn default() -> Self {
+        Self {
+            start_layer: None,
+            steps: default_steps(),
+            objective: Objective::Logit,
+            max_internal_batch: default_chunk(),
+            perception_only: false,
+        }
+    }
+}
+
+/// Ours-H / Ours-T.
+#[derive(Debug, Clone)]
+pub struct Beyond {
+    variant: Variant,
+    config: BeyondConfig,
+}
+
+impl Beyond {
+    /// Validates the parameters.
+    pub fn new(variant: Variant, config: BeyondConfig) -> Result<Self> {
+        if config.steps < 2 && !config.perception_only {
+            return Err(ExplainError::Config(format!(
+                "steps must be at least 2 (the IG grid includes α = 0 and α = 1), got {}",
+                config.steps
+            )));
+        }
+        if config.max_internal_batch == 0 {
+            return Err(ExplainError::Config(
+                "max_internal_batch must be positive".into(),
+            ));
+        }
+        Ok(Self { variant, config })
+    }
+
+    fn start(&self, model: &dyn Explainable) -> usize {
+        let l = model.num_layers();
+        self.config
+            .start_layer
+            .unwrap_or(match (model.family(), self.variant) {
+                (Family::Vit, Variant::Head) => 3.min(l - 1),
+                (Family::Vit, Variant::Token) => 6.min(l - 1),
+                (Family::Bert, Variant::Head) => l - 1,
+                (Family::Bert, Variant::Token) => l.saturating_sub(4),
+            })
+    }
+
+    /// The perception matrices P of one group, (b, n, n).
+    fn perception(
+        &self,
+        tr: &faithbench_models::ForwardTrace,
+        g: &Group,
+        s: usize,
+        layers: usize,
+    ) -> Result<Tensor<3>> {
+        let dev = attn(tr, s)?.device();
+        let mut p = eye(g.rows.len(), g.n, &dev);
+        for l in s..layers {
+            let a = slice4(attn(tr, l)?, g);
+            let a_bar = match self.variant {
+                Variant::Head => {
+                    let gr = slice4(grad(tr, l)?, g);
+                    let [bs, h, n, _] = a.dims();
+                    let imp = a
+                        .clone()
+                        .swap_dims(2, 3)
+                        .matmul(gr)
+                        .abs()
+                        .mean_dim(2)
+                        .mean_dim(3); // (b,H,1,1)
+                    let total = imp.clone().sum_dim(1); // (b,1,1,1)
+                    let uniform = Tensor::<4>::ones([bs, h, 1, 1], &dev).div_scalar(h as f64);
+                    let zero = total.clone().equal_elem(0.0).expand([bs, h, 1, 1]);
+                    let w = (imp / total.expand([bs, h, 1, 1])).mask_where(zero, uniform);
+                    (a * w).sum_dim(1).reshape([bs, n, n])
+                }
+                Variant::Token => {
+                    let z = slice3(
+                        tr.layers[l]
+                            .z
+                            .as_ref()
+                            .ok_or_else(|| ExplainError::Internal("z not recorded".into()))?,
+                        g,
+                    );
+                    let u = slice3(
+                        tr.layers[l]
+                            .vproj
+                            .as_ref()
+                            .ok_or_else(|| ExplainError::Internal("vproj not recorded".into()))?,
+                        g,
+                    );
+                    let [bs, n, _] = z.dims();
+                    let s_j =
+                        u.powi_scalar(2).sum_dim(2).sqrt() / z.powi_scalar(2).sum_dim(2).sqrt(); // (b,n,1)
+                    head_mean(a) * s_j.reshape([bs, 1, n])
+                }
+            };
+            p = p.clone() + a_bar.matmul(p);
+        }
+        Ok(p)
+    }
+
+    /// Integrated-gradient feedback `F` per sample, (1, N, N) each.
+    fn feedback(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<Vec<Tensor<3>>> {
+        let b = batch.input.batch_size();
+        let m = self.config.steps;
+        let last = model.num_layers() - 1;
+        let pairs: Vec<(usize, f32)> = (0..b)
+            .flat_map(|s| (0..m).map(move |k| (s, k as f32 / (m - 1) as f32)))
+            .collect();
+        let mut acc: Vec<Option<Tensor<4>>> = vec![None; b];
+        for chunk in pairs.chunks(self.config.max_internal_batch) {
+            let rows: Vec<usize> = chunk.iter().map(|p| p.0).collect();
+            let alphas: Vec<f32> = chunk.iter().map(|p| p.1).collect();
+            let targets: Vec<usize> = rows.iter().map(|&r| batch.targets[r]).collect();
+            let input = batch.input.select_rows(&rows);
+            let opts = TraceOptions {
+                attn: false,
+                z_vproj: false,
+                grad: Some(GradRequest {
+                    targets,
+                    objective: self.config.objective,
+                    layers: vec![last],
+                }),
+            };
+            let tr = model.trace(&input, &alphas, &opts)?;
+            let g = grad(&tr, last)?;
+            // Sum runs of rows that belong to the same sample.
+            let mut i = 0;
+            while i < rows.len() {
+                let mut j = i;
+                while j < rows.len() && rows[j] == rows[i] {
+                    j += 1;
+                }
+                let part = g.clone().narrow(0, i, j - i).sum_dim(0);
+                let slot = &mut acc[rows[i]];
+                *slot = Some(match slot.take() {
+                    Some(t) => t + part,
+                    None => part,
+                });
+                i = j;
+            }
+        }
+        acc.into_iter()
+            .map(|t| {
+                let t =
+                    t.ok_or_else(|| ExplainError::Internal("no IG gradient accumulated".into()))?;
+                let [_, _, n, _] = t.dims();
+                Ok(t.div_scalar(m as f64)
+                    .clamp_min(0.0)
+                    .mean_dim(1)
+                    .reshape([1, n, n]))
+            })
+            .collect()
+    }
+}
+
+impl Explainer for Beyond {
+    fn name(&self) -> String {
+        let base = match self.variant {
+            Variant::Head => "ours_h",
+            Variant::Token => "ours_t",
+        };
+        if self.config.perception_only {
+            format!("{base}[perception_only]")
+        } else {
+            base.into()
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+    fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
+        let layers = model.num_layers();
+        let s = self.start(model);
+        check_start(s, layers, &self.name())?;
+        let b = batch.input.batch_size();
+        if batch.targets.len() != b {
+            return Err(ExplainError::Config(format!(
+                "{} targets for a batch of {b}",
+                batch.targets.len()
+            )));
+        }
+        let opts = TraceOptions {
+            attn: true,
+            z_vproj: self.variant == Variant::Token,
+            grad: (self.variant == Variant::Head).then(|| GradRequest {
+                targets: batch.targets.to_vec(),
+                objective: self.config.objective,
+                layers: (s..layers).collect(),
+            }),
+        };
+        let tr = model.trace(batch.input, &vec![1.0; b], &opts)?;
+        let n = n_tokens(&tr)?;
+        let feedback = if self.config.perception_only {
+            None
+        } else {
+            Some(self.feedback(model, batch)?)
+        };
+        let mut parts = Vec::new();
+        for g in groups(batch.input, n) {
+            let p = self.perception(&tr, &g, s, layers)?;
+            let t = match &feedback {
+                None => p.abs(),
+                Some(fs) => {
+                    let f = Tensor::cat(g.rows.iter().map(|&r| fs[r].clone()).collect(), 0)
+                        .narrow(1, 0, g.n)
+                        .narrow(2, 0, g.n);
+                    match self.variant {
+                        Variant::Head => f * p,
+                        Variant::Token => f * p.abs(),
+                    }
+                }
+            };
+            parts.push((g.rows, readout(t, model.readout())));
+        }
+        assemble(b, out_len(model.readout(), n), parts, &self.name())
+    }
+}

@@ -1,0 +1,232 @@
+//! Shared tensor helpers: per-sample groups (text is sliced to its real tokens), read-out,
+//! row normalisation, min–max, identity.
+
+use burn::prelude::*;
+use faithbench_models::{ForwardTrace, ModelInput, Readout};
+
+use crate::{ExplainError, Result, TokenMaps};
+
+/// A set of batch rows that share one token count n (images: the whole batch; text: each
+/// sample on its own, sliced to its real tokens).
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    pub rows: Vec<usize>,
+    pub n: usize,
+}
+
+/// Groups of a batch with `n_tokens` tokens per row (padded length for text).
+pub(crate) fn groups(input: &ModelInput, n_tokens: usize) -> Vec<Group> {
+    match input {
+        ModelInput::Image(_) => vec![Group {
+            rows: (0..input.batch_size()).collect(),
+            n: n_tokens,
+        }],
+        ModelInput::Text(t) => t
+            .lengths
+            .iter()
+            .enumerate()
+            .map(|(b, &n)| Group { rows: vec![b], n })
+            .collect(),
+    }
+}
+
+fn index(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(
+        TensorData::new(
+            rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+            [rows.len()],
+        ),
+        device,
+    )
+}
+
+/// Rows of `t` (B, H, N, N) for a group, sliced to its n tokens.
+pub(crate) fn slice4(t: &Tensor<4>, g: &Group) -> Tensor<4> {
+    let [b, _, n, _] = t.dims();
+    let t = if g.rows.len() == b && g.rows.iter().enumerate().all(|(i, &r)| i == r) {
+        t.clone()
+    } else {
+        t.clone().select(0, index(&g.rows, &t.device()))
+    };
+    if g.n == n {
+        t
+    } else {
+        t.narrow(2, 0, g.n).narrow(3, 0, g.n)
+    }
+}
+
+/// Rows of `t` (B, N, D) for a group, sliced to its n tokens.
+pub(crate) fn slice3(t: &Tensor<3>, g: &Group) -> Tensor<3> {
+    let [b, n, _] = t.dims();
+    let t = if g.rows.len() == b && g.rows.iter().enumerate().all(|(i, &r)| i == r) {
+        t.clone()
+    } else {
+        t.clone().select(0, index(&g.rows, &t.device()))
+    };
+    if g.n == n {
+        t
+    } else {
+        t.narrow(1, 0, g.n)
+    }
+}
+
+/// Head mean of (b, H, n, n) → (b, n, n).
+pub(crate) fn head_mean(t: Tensor<4>) -> Tensor<3> {
+    let [b, _, n, m] = t.dims();
+    t.mean_dim(1).reshape([b, n, m])
+}
+
+/// Identity (b, n, n).
+pub(crate) fn eye(b: usize, n: usize, device: &Device) -> Tensor<3> {
+    let mut v = vec![0f32; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    Tensor::<2>::from_data(TensorData::new(v, [n, n]), device)
+        .reshape([1, n, n])
+        .expand([b, n, n])
+}
+
+/// `M[i,:] / Σ_j M[i,j]`.
+pub(crate) fn rownorm(m: Tensor<3>) -> Tensor<3> {
+    let s = m.clone().sum_dim(2);
+    m / s
+}
+
+/// Reads a token matrix T (b, n, n) out into token vectors (b rows).
+pub(crate) fn readout(t: Tensor<3>, readout: Readout) -> Vec<Vec<f32>> {
+    let [b, n, _] = t.dims();
+    let v: Tensor<2> = match readout {
+        Readout::ClsRow => t.narrow(1, 0, 1).narrow(2, 1, n - 1).reshape([b, n - 1]),
+        Readout::MeanPatchRows => t
+            .narrow(1, 1, n - 1)
+            .narrow(2, 1, n - 1)
+            .mean_dim(1)
+            .reshape([b, n - 1]),
+        Readout::BertClsRow => t.narrow(1, 0, 1).reshape([b, n]),
+    };
+    let mut rows = to_rows(v);
+    if readout == Readout::BertClsRow {
+        for r in &mut rows {
+            r[0] = 0.0;
+        }
+    }
+    rows
+}
+
+/// A (b, k) tensor as rows.
+pub(crate) fn to_rows(v: Tensor<2>) -> Vec<Vec<f32>> {
+    let [b, k] = v.dims();
+    let data = v
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
+    (0..b).map(|i| data[i * k..(i + 1) * k].to_vec()).collect()
+}
+
+/// Min–max normalisation of a vector in place. A constant vector carries no ranking; the
+/// reference code would produce NaN (0/0), we produce all zeros (documented in the crate docs).
+pub fn minmax(v: &mut [f32]) {
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let span = hi - lo;
+    if !(span > 0.0) || !span.is_finite() {
+        v.iter_mut().for_each(|x| *x = 0.0);
+    } else {
+        v.iter_mut().for_each(|x| *x = (*x - lo) / span);
+    }
+}
+
+/// Collects per-group rows into batch-ordered [`TokenMaps`] of row length `len` (text rows
+/// shorter than `len` are zero-padded).
+pub(crate) fn assemble(
+    batch: usize,
+    len: usize,
+    parts: Vec<(Vec<usize>, Vec<Vec<f32>>)>,
+    method: &str,
+) -> Result<TokenMaps> {
+    let mut values = vec![0f32; batch * len];
+    let mut valid = vec![0usize; batch];
+    for (rows, vecs) in parts {
+        for (r, v) in rows.into_iter().zip(vecs) {
+            if let Some(pos) = v.iter().position(|x| !x.is_finite()) {
+                return Err(ExplainError::NonFinite {
+                    method: method.to_string(),
+                    row: r,
+                    token: pos,
+                });
+            }
+            values[r * len..r * len + v.len()].copy_from_slice(&v);
+            valid[r] = v.len();
+        }
+    }
+    Ok(TokenMaps {
+        batch,
+        len,
+        values,
+        valid,
+    })
+}
+
+/// Attention of layer `l` from a trace, or an internal error.
+pub(crate) fn attn(tr: &ForwardTrace, l: usize) -> Result<&Tensor<4>> {
+    tr.layers
+        .get(l)
+        .and_then(|x| x.attn.as_ref())
+        .ok_or_else(|| ExplainError::Internal(format!("attention of layer {l} was not recorded")))
+}
+
+/// Gradient of layer `l` from a trace, or an internal error.
+pub(crate) fn grad(tr: &ForwardTrace, l: usize) -> Result<&Tensor<4>> {
+    tr.layers
+        .get(l)
+        .and_then(|x| x.grad.as_ref())
+        .ok_or_else(|| ExplainError::Internal(format!("gradient of layer {l} was not recorded")))
+}
+
+/// Output row length for a model and input: N-1 patch tokens for images, N for text.
+pub(crate) fn out_len(readout: Readout, n_tokens: usize) -> usize {
+    match readout {
+        Readout::ClsRow | Readout::MeanPatchRows => n_tokens - 1,
+        Readout::BertClsRow => n_tokens,
+    }
+}
+
+/// Token count N of the traced input.
+pub(crate) fn n_tokens(tr: &ForwardTrace) -> Result<usize> {
+    tr.layers
+        .iter()
+        .find_map(|l| l.attn.as_ref().or(l.grad.as_ref()))
+        .map(|a| a.dims()[2])
+        .ok_or_else(|| ExplainError::Internal("trace recorded no attention".into()))
+}
+
+/// Checks a start layer against the model depth.
+pub(crate) fn check_start(start: usize, layers: usize, what: &str) -> Result<()> {
+    if start >= layers {
+        return Err(ExplainError::Config(format!(
+            "{what}: start_layer {start} is out of range for a model with {layers} layers (0-based; the last is {})",
+            layers - 1
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minmax_maps_to_unit_interval_and_constant_to_zero() {
+        let mut v = vec![2.0, 4.0, 3.0];
+        minmax(&mut v);
+        assert_eq!(v, vec![0.0, 1.0, 0.5]);
+        let mut c = vec![1.5; 4];
+        minmax(&mut c);
+        assert_eq!(c, vec![0.0; 4]);
+    }
+}

@@ -1,0 +1,93 @@
+//! Transformer attribution (Chefer et al. 2021a; spec §2.6): per layer
+//! `Ā^(l) = E_h[(G_h ⊙ R_A_h)⁺]` (gradient ⊙ LRP relevance at the attention probabilities), then
+//! a rollout: ViT `C = (I + Ā^(L-1)) ⋯ (I + Ā^(s))` **without** row normalisation, s = 1, rules
+//! `layers_ours`; BERT (the reference, pitfall P6) `C = rownorm(I + Ā^(L-1))`, last layer only,
+//! rules `layers_lrp`. Read out per model (BERT `[0,0] := 0`).
+
+use faithbench_models::lrp::LrpRules;
+use faithbench_models::{Explainable, Family, GradRequest, Objective, TraceOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    assemble, check_start, eye, grad, groups, head_mean, out_len, readout, rownorm, slice4,
+};
+use crate::partial_lrp::default_rules;
+use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Parameters of transformer attribution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaConfig {
+    /// Rule set; default ViT `layers_ours`, BERT `layers_lrp`.
+    #[serde(default)]
+    pub rules: Option<LrpRules>,
+    /// First layer of the rollout; default ViT 1, BERT L−1.
+    #[serde(default)]
+    pub start_layer: Option<usize>,
+    /// Row-normalise `(I + Ā)`; default ViT false, BERT true (as the reference).
+    #[serde(default)]
+    pub row_normalise: Option<bool>,
+}
+
+/// Transformer attribution.
+#[derive(Debug, Clone)]
+pub struct TransformerAttribution(pub TaConfig);
+
+impl Explainer for TransformerAttribution {
+    fn name(&self) -> String {
+        match self.0.rules {
+            Some(LrpRules::LayersLrp) => "transformer_attribution[layers_lrp]".into(),
+            Some(LrpRules::LayersOurs) => "transformer_attribution[layers_ours]".into(),
+            None => "transformer_attribution".into(),
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(&self.0).unwrap_or_default()
+    }
+    fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
+        let layers = model.num_layers();
+        let fam = model.family();
+        let s = self.0.start_layer.unwrap_or(match fam {
+            Family::Vit => 1.min(layers - 1),
+            Family::Bert => layers - 1,
+        });
+        check_start(s, layers, "transformer_attribution")?;
+        let norm = self.0.row_normalise.unwrap_or(fam == Family::Bert);
+        let rules = self.0.rules.unwrap_or_else(|| default_rules(fam));
+        let b = batch.input.batch_size();
+        let tr = model.trace(
+            batch.input,
+            &vec![1.0; b],
+            &TraceOptions {
+                attn: false,
+                z_vproj: false,
+                grad: Some(GradRequest {
+                    targets: batch.targets.to_vec(),
+                    objective: Objective::Logit,
+                    layers: (s..layers).collect(),
+                }),
+            },
+        )?;
+        let cams = model.attn_relevance(batch.input, batch.targets, rules, s)?;
+        let n = grad(&tr, s)?.dims()[2];
+        let mut parts = Vec::new();
+        for g in groups(batch.input, n) {
+            let id = eye(g.rows.len(), g.n, &grad(&tr, s)?.device());
+            let mut c = id.clone();
+            for l in s..layers {
+                let cam = cams[l]
+                    .as_ref()
+                    .ok_or_else(|| ExplainError::Internal(format!("no relevance for layer {l}")))?;
+                let a_bar = head_mean((slice4(grad(&tr, l)?, &g) * slice4(cam, &g)).clamp_min(0.0));
+                let step = if norm {
+                    rownorm(a_bar + id.clone())
+                } else {
+                    a_bar + id.clone()
+                };
+                c = step.matmul(c);
+            }
+            parts.push((g.rows, readout(c, model.readout())));
+        }
+        assemble(b, out_len(model.readout(), n), parts, &self.name())
+    }
+}
