@@ -80,6 +80,18 @@ impl Default for BeyondConfig {
     }
 }
 
+/// Default first layer of the perception product (§1.7): ViT Ours-H 3, Ours-T 6 (capped at
+/// L−1), BERT Ours-H L−1, Ours-T L−4.
+pub fn default_start(variant: Variant, family: Family, num_layers: usize) -> usize {
+    let last = num_layers.saturating_sub(1);
+    match (family, variant) {
+        (Family::Vit, Variant::Head) => 3.min(last),
+        (Family::Vit, Variant::Token) => 6.min(last),
+        (Family::Bert, Variant::Head) => last,
+        (Family::Bert, Variant::Token) => num_layers.saturating_sub(4),
+    }
+}
+
 /// Ours-H / Ours-T.
 #[derive(Debug, Clone)]
 pub struct Beyond {
@@ -105,15 +117,9 @@ impl Beyond {
     }
 
     fn start(&self, model: &dyn Explainable) -> usize {
-        let l = model.num_layers();
         self.config
             .start_layer
-            .unwrap_or(match (model.family(), self.variant) {
-                (Family::Vit, Variant::Head) => 3.min(l - 1),
-                (Family::Vit, Variant::Token) => 6.min(l - 1),
-                (Family::Bert, Variant::Head) => l - 1,
-                (Family::Bert, Variant::Token) => l.saturating_sub(4),
-            })
+            .unwrap_or_else(|| default_start(self.variant, model.family(), model.num_layers()))
     }
 
     /// The perception matrices P of one group, (b, n, n).
@@ -124,51 +130,27 @@ impl Beyond {
         s: usize,
         layers: usize,
     ) -> Result<Tensor<3>> {
-        let dev = attn(tr, s)?.device();
-        let mut p = eye(g.rows.len(), g.n, &dev);
+        let missing = |w: &str| ExplainError::Internal(format!("{w} not recorded"));
+        let mut abars = Vec::with_capacity(layers - s);
         for l in s..layers {
             let a = slice4(attn(tr, l)?, g);
-            let a_bar = match self.variant {
-                Variant::Head => {
-                    let gr = slice4(grad(tr, l)?, g);
-                    let [bs, h, n, _] = a.dims();
-                    let imp = a
-                        .clone()
-                        .swap_dims(2, 3)
-                        .matmul(gr)
-                        .abs()
-                        .mean_dim(2)
-                        .mean_dim(3); // (b,H,1,1)
-                    let total = imp.clone().sum_dim(1); // (b,1,1,1)
-                    let uniform = Tensor::<4>::ones([bs, h, 1, 1], &dev).div_scalar(h as f64);
-                    let zero = total.clone().equal_elem(0.0).expand([bs, h, 1, 1]);
-                    let w = (imp / total.expand([bs, h, 1, 1])).mask_where(zero, uniform);
-                    (a * w).sum_dim(1).reshape([bs, n, n])
-                }
-                Variant::Token => {
-                    let z = slice3(
-                        tr.layers[l]
-                            .z
-                            .as_ref()
-                            .ok_or_else(|| ExplainError::Internal("z not recorded".into()))?,
-                        g,
-                    );
-                    let u = slice3(
+            abars.push(match self.variant {
+                Variant::Head => abar_head(a, slice4(grad(tr, l)?, g)),
+                Variant::Token => abar_token(
+                    a,
+                    slice3(tr.layers[l].z.as_ref().ok_or_else(|| missing("z"))?, g),
+                    slice3(
                         tr.layers[l]
                             .vproj
                             .as_ref()
-                            .ok_or_else(|| ExplainError::Internal("vproj not recorded".into()))?,
+                            .ok_or_else(|| missing("vproj"))?,
                         g,
-                    );
-                    let [bs, n, _] = z.dims();
-                    let s_j =
-                        u.powi_scalar(2).sum_dim(2).sqrt() / z.powi_scalar(2).sum_dim(2).sqrt(); // (b,n,1)
-                    head_mean(a) * s_j.reshape([bs, 1, n])
-                }
-            };
-            p = p.clone() + a_bar.matmul(p);
+                    ),
+                ),
+            });
         }
-        Ok(p)
+        let dev = tr.logits.device();
+        Ok(perception_product(abars, g.rows.len(), g.n, &dev))
     }
 
     /// Integrated-gradient feedback `F` per sample, (1, N, N) each.
@@ -226,6 +208,42 @@ impl Beyond {
     }
 }
 
+/// Ours-H layer matrix: `I_h = mean_{ij} |A_hᵀ G_h|`, `w_h = I_h / Σ I`, `Ā = Σ_h w_h A_h`
+/// (uniform weights if every `I_h` is 0). `a`, `g`: (b, H, n, n) → (b, n, n).
+pub fn abar_head(a: Tensor<4>, g: Tensor<4>) -> Tensor<3> {
+    let [bs, h, n, _] = a.dims();
+    let dev = a.device();
+    let imp = a
+        .clone()
+        .swap_dims(2, 3)
+        .matmul(g)
+        .abs()
+        .mean_dim(2)
+        .mean_dim(3); // (b,H,1,1)
+    let total = imp.clone().sum_dim(1); // (b,1,1,1)
+    let uniform = Tensor::<4>::ones([bs, h, 1, 1], &dev).div_scalar(h as f64);
+    let zero = total.clone().equal_elem(0.0).expand([bs, h, 1, 1]);
+    let w = (imp / total.expand([bs, h, 1, 1])).mask_where(zero, uniform);
+    (a * w).sum_dim(1).reshape([bs, n, n])
+}
+
+/// Ours-T layer matrix: `s_j = ‖u_j‖₂ / ‖z_j‖₂`, `Ā = E_h[A] · diag(s)`. `a` (b, H, n, n),
+/// `z`, `u` (b, n, D) → (b, n, n).
+pub fn abar_token(a: Tensor<4>, z: Tensor<3>, u: Tensor<3>) -> Tensor<3> {
+    let [bs, n, _] = z.dims();
+    let s_j = u.powi_scalar(2).sum_dim(2).sqrt() / z.powi_scalar(2).sum_dim(2).sqrt(); // (b,n,1)
+    head_mean(a) * s_j.reshape([bs, 1, n])
+}
+
+/// `P = (I + Ā_k) ⋯ (I + Ā_1)` for the layer matrices in forward order; the identity if empty.
+pub fn perception_product(abars: Vec<Tensor<3>>, b: usize, n: usize, device: &Device) -> Tensor<3> {
+    let mut p = eye(b, n, device);
+    for a_bar in abars {
+        p = p.clone() + a_bar.matmul(p);
+    }
+    p
+}
+
 impl Explainer for Beyond {
     fn name(&self) -> String {
         let base = match self.variant {
@@ -244,7 +262,10 @@ impl Explainer for Beyond {
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let layers = model.num_layers();
         let s = self.start(model);
-        check_start(s, layers, &self.name())?;
+        // start_layer = L is allowed: no layer in the product, P = I (feedback only, §1.8).
+        if s > layers {
+            check_start(s, layers, &self.name())?;
+        }
         let b = batch.input.batch_size();
         if batch.targets.len() != b {
             return Err(ExplainError::Config(format!(
@@ -261,7 +282,14 @@ impl Explainer for Beyond {
                 layers: (s..layers).collect(),
             }),
         };
-        let tr = model.trace(batch.input, &vec![1.0; b], &opts)?;
+        let tr = model.trace(
+            batch.input,
+            &vec![1.0; b],
+            &TraceOptions {
+                grad: opts.grad.filter(|g| !g.layers.is_empty()),
+                ..opts
+            },
+        )?;
         let n = n_tokens(&tr)?;
         let feedback = if self.config.perception_only {
             None

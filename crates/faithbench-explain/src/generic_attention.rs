@@ -38,6 +38,14 @@ pub struct GenericConfig {
     pub objective: Objective,
 }
 
+/// Default first layer: ViT 1 (capped at L−1), BERT L−1 (last layer only).
+pub fn default_start(family: Family, num_layers: usize) -> usize {
+    match family {
+        Family::Vit => 1.min(num_layers.saturating_sub(1)),
+        Family::Bert => num_layers.saturating_sub(1),
+    }
+}
+
 /// Generic attention explainability.
 #[derive(Debug, Clone)]
 pub struct GenericAttention(pub GenericConfig);
@@ -54,10 +62,10 @@ impl Explainer for GenericAttention {
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let layers = model.num_layers();
-        let s = self.0.start_layer.unwrap_or(match model.family() {
-            Family::Vit => 1.min(layers - 1),
-            Family::Bert => layers - 1,
-        });
+        let s = self
+            .0
+            .start_layer
+            .unwrap_or_else(|| default_start(model.family(), layers));
         check_start(s, layers, "generic_attention")?;
         let b = batch.input.batch_size();
         let opts = TraceOptions {

@@ -44,7 +44,7 @@ pub mod raw_attention;
 pub mod rollout;
 pub mod transformer_attribution;
 
-use faithbench_models::{Explainable, ModelError, ModelInput};
+use faithbench_models::{Explainable, Family, ModelError, ModelInput};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the explainers.
@@ -165,6 +165,69 @@ pub enum MethodConfig {
 }
 
 impl MethodConfig {
+    /// The config's `method` tag (e.g. `ours_h`).
+    pub fn method(&self) -> &'static str {
+        match self {
+            MethodConfig::RawAttention(_) => "raw_attention",
+            MethodConfig::Rollout(_) => "rollout",
+            MethodConfig::AttnGradcam(_) => "attn_gradcam",
+            MethodConfig::GenericAttention(_) => "generic_attention",
+            MethodConfig::OursH(_) => "ours_h",
+            MethodConfig::OursT(_) => "ours_t",
+            MethodConfig::PartialLrp(_) => "partial_lrp",
+            MethodConfig::TransformerAttribution(_) => "transformer_attribution",
+            MethodConfig::Random(_) => "random",
+            MethodConfig::Precomputed(_) => "precomputed",
+        }
+    }
+
+    /// The same config with every model-dependent default made explicit (start layers, LRP
+    /// rules, row normalisation) for a model of `family` with `num_layers` layers. An explainer
+    /// built from the result computes exactly what one built from `self` computes on that model;
+    /// run manifests and cache keys use it so that they name the values actually used.
+    pub fn resolved(&self, family: Family, num_layers: usize) -> MethodConfig {
+        let mut c = self.clone();
+        match &mut c {
+            MethodConfig::Rollout(r) => {
+                r.start_layer
+                    .get_or_insert(rollout::default_start(family, num_layers));
+            }
+            MethodConfig::GenericAttention(g) => {
+                g.start_layer
+                    .get_or_insert(generic_attention::default_start(family, num_layers));
+            }
+            MethodConfig::OursH(b) => {
+                b.start_layer.get_or_insert(beyond::default_start(
+                    beyond::Variant::Head,
+                    family,
+                    num_layers,
+                ));
+            }
+            MethodConfig::OursT(b) => {
+                b.start_layer.get_or_insert(beyond::default_start(
+                    beyond::Variant::Token,
+                    family,
+                    num_layers,
+                ));
+            }
+            MethodConfig::PartialLrp(p) => {
+                p.rules.get_or_insert(partial_lrp::default_rules(family));
+            }
+            MethodConfig::TransformerAttribution(t) => {
+                t.rules.get_or_insert(partial_lrp::default_rules(family));
+                t.start_layer
+                    .get_or_insert(transformer_attribution::default_start(family, num_layers));
+                t.row_normalise
+                    .get_or_insert(transformer_attribution::default_row_normalise(family));
+            }
+            MethodConfig::RawAttention(_)
+            | MethodConfig::AttnGradcam(_)
+            | MethodConfig::Random(_)
+            | MethodConfig::Precomputed(_) => {}
+        }
+        c
+    }
+
     /// Builds the explainer.
     pub fn build(&self) -> Result<Box<dyn Explainer>> {
         Ok(match self {
@@ -187,5 +250,40 @@ impl MethodConfig {
             MethodConfig::Random(c) => Box::new(random::RandomMap(c.clone())),
             MethodConfig::Precomputed(c) => Box::new(precomputed::Precomputed::open(c.clone())?),
         })
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    fn parse(s: &str) -> MethodConfig {
+        serde_json::from_str(s).expect("config")
+    }
+
+    #[test]
+    fn resolved_fills_model_dependent_defaults() {
+        let c = parse(r#"{"method": "ours_t"}"#).resolved(Family::Vit, 12);
+        match c {
+            MethodConfig::OursT(b) => assert_eq!(b.start_layer, Some(6)),
+            other => panic!("{other:?}"),
+        }
+        let c = parse(r#"{"method": "ours_h"}"#).resolved(Family::Vit, 4);
+        assert!(matches!(c, MethodConfig::OursH(ref b) if b.start_layer == Some(3)));
+        let c = parse(r#"{"method": "ours_t"}"#).resolved(Family::Vit, 4);
+        assert!(matches!(c, MethodConfig::OursT(ref b) if b.start_layer == Some(3)));
+        let c = parse(r#"{"method": "transformer_attribution"}"#).resolved(Family::Bert, 12);
+        match c {
+            MethodConfig::TransformerAttribution(t) => {
+                assert_eq!(t.start_layer, Some(11));
+                assert_eq!(t.row_normalise, Some(true));
+                assert_eq!(t.rules, Some(faithbench_models::lrp::LrpRules::LayersLrp));
+            }
+            other => panic!("{other:?}"),
+        }
+        // explicit values are kept
+        let c = parse(r#"{"method": "rollout", "start_layer": 0}"#).resolved(Family::Vit, 12);
+        assert!(matches!(c, MethodConfig::Rollout(ref r) if r.start_layer == Some(0)));
+        assert_eq!(c.method(), "rollout");
     }
 }

@@ -20,7 +20,7 @@ pub struct PartialLrpConfig {
 }
 
 /// Default LRP rules of the reference code per family.
-pub(crate) fn default_rules(family: Family) -> LrpRules {
+pub fn default_rules(family: Family) -> LrpRules {
     match family {
         Family::Vit => LrpRules::LayersOurs,
         Family::Bert => LrpRules::LayersLrp,

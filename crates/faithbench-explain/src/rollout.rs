@@ -24,12 +24,19 @@ pub struct RolloutConfig {
 #[derive(Debug, Clone)]
 pub struct Rollout(pub RolloutConfig);
 
+/// Default first layer: ViT 1 (capped at L−1), BERT 0.
+pub fn default_start(family: Family, num_layers: usize) -> usize {
+    match family {
+        Family::Vit => 1.min(num_layers.saturating_sub(1)),
+        Family::Bert => 0,
+    }
+}
+
 impl Rollout {
     fn start(&self, model: &dyn Explainable) -> usize {
-        self.0.start_layer.unwrap_or(match model.family() {
-            Family::Vit => 1.min(model.num_layers() - 1),
-            Family::Bert => 0,
-        })
+        self.0
+            .start_layer
+            .unwrap_or_else(|| default_start(model.family(), model.num_layers()))
     }
 }
 
@@ -85,7 +92,7 @@ mod tests {
         let r = rownorm(t(a1) + id.clone()).matmul(rownorm(t(a0) + id));
         // rownorm(A0 + I) = [[.75,.25,0],[.1,.8,.1],[0,0,1]]; rownorm(A1 + I) = [[1,0,0],[0,.75,.25],[.125,.125,.75]]
         // product row 0 = [.75, .25, 0]; row 1 = [.075, .6, .325]; row 2 = [.10625, .13125, .7625]
-        let got = r.into_data().to_vec::<f32>().expect("f32");
+        let got = r.into_data().try_to_vec::<f32>().expect("f32");
         let want = [0.75, 0.25, 0.0, 0.075, 0.6, 0.325, 0.10625, 0.13125, 0.7625];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-6, "{got:?}");

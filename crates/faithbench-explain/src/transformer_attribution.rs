@@ -29,6 +29,19 @@ pub struct TaConfig {
     pub row_normalise: Option<bool>,
 }
 
+/// Default first layer of the rollout: ViT 1 (capped at L−1), BERT L−1.
+pub fn default_start(family: Family, num_layers: usize) -> usize {
+    match family {
+        Family::Vit => 1.min(num_layers.saturating_sub(1)),
+        Family::Bert => num_layers.saturating_sub(1),
+    }
+}
+
+/// Default row normalisation: ViT false, BERT true (as the reference).
+pub fn default_row_normalise(family: Family) -> bool {
+    family == Family::Bert
+}
+
 /// Transformer attribution.
 #[derive(Debug, Clone)]
 pub struct TransformerAttribution(pub TaConfig);
@@ -47,12 +60,12 @@ impl Explainer for TransformerAttribution {
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let layers = model.num_layers();
         let fam = model.family();
-        let s = self.0.start_layer.unwrap_or(match fam {
-            Family::Vit => 1.min(layers - 1),
-            Family::Bert => layers - 1,
-        });
+        let s = self
+            .0
+            .start_layer
+            .unwrap_or_else(|| default_start(fam, layers));
         check_start(s, layers, "transformer_attribution")?;
-        let norm = self.0.row_normalise.unwrap_or(fam == Family::Bert);
+        let norm = self.0.row_normalise.unwrap_or(default_row_normalise(fam));
         let rules = self.0.rules.unwrap_or_else(|| default_rules(fam));
         let b = batch.input.batch_size();
         let tr = model.trace(

@@ -53,6 +53,50 @@ impl BertConfig {
         }
     }
 
+    /// A randomly initialised model (N(0, 0.02) embeddings, Kaiming-uniform Linears).
+    pub fn init(&self, device: &Device) -> Bert {
+        use burn::nn::{LayerNormConfig, LinearConfig};
+        use burn::tensor::Distribution;
+        let d = self.hidden;
+        let ln = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.ln_eps)
+                .init(device)
+        };
+        let lin = |i: usize, o: usize| LinearConfig::new(i, o).init(device);
+        let normal = |shape: [usize; 2]| {
+            Param::from_tensor(Tensor::<2>::random(
+                shape,
+                Distribution::Normal(0.0, 0.02),
+                device,
+            ))
+        };
+        Bert {
+            embeddings: BertEmbeddings {
+                word_embeddings: normal([self.vocab_size, d]),
+                position_embeddings: normal([self.max_position, d]),
+                token_type_embeddings: normal([self.type_vocab, d]),
+                layer_norm: ln(),
+            },
+            layers: (0..self.depth)
+                .map(|_| BertLayer {
+                    attention: SelfAttention {
+                        qkv: lin(d, 3 * d),
+                        proj: lin(d, d),
+                        num_heads: self.heads,
+                    },
+                    attention_norm: ln(),
+                    intermediate: lin(d, self.intermediate),
+                    output: lin(self.intermediate, d),
+                    output_norm: ln(),
+                })
+                .collect(),
+            pooler: (self.num_classes > 0).then(|| lin(d, d)),
+            classifier: (self.num_classes > 0).then(|| lin(d, self.num_classes)),
+            config: self.clone(),
+        }
+    }
+
     /// Reads a Hugging Face `config.json` (`BertConfig`). `num_classes` comes from
     /// `id2label` / `num_labels` (default 2, as in transformers), or 0 with `encoder_only`.
     pub fn from_hf_json(path: &std::path::Path, encoder_only: bool) -> Result<Self> {

@@ -413,6 +413,26 @@ impl From<VitSpec> for VitConfig {
     }
 }
 
+impl From<&VitConfig> for VitSpec {
+    fn from(c: &VitConfig) -> Self {
+        let (norm_mean, norm_std) = c.normalization.mean_std();
+        VitSpec {
+            image_size: c.image_size,
+            patch_size: c.patch_size,
+            hidden: c.hidden,
+            depth: c.depth,
+            heads: c.heads,
+            mlp_hidden: c.mlp_hidden,
+            num_classes: c.num_classes,
+            qkv_bias: c.qkv_bias,
+            ln_eps: c.ln_eps,
+            pool: c.pool,
+            norm_mean,
+            norm_std,
+        }
+    }
+}
+
 /// Reads `faithbench.json`.
 pub fn read_spec(path: &Path) -> Result<ModelSpec> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
@@ -425,10 +445,10 @@ pub fn read_spec(path: &Path) -> Result<ModelSpec> {
     })
 }
 
-/// Loads a model folder holding `faithbench.json` and `model.safetensors` (or `model.pth`).
-pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
-    let spec = read_spec(&dir.join("faithbench.json"))?;
-    let weights = [
+/// The weights file of a model folder: the first of `model.safetensors`, `model.pth`,
+/// `model.pt`, `pytorch_model.bin` that exists.
+pub fn find_weights_in_dir(dir: &Path) -> Result<std::path::PathBuf> {
+    [
         "model.safetensors",
         "model.pth",
         "model.pt",
@@ -443,7 +463,13 @@ pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
             std::io::ErrorKind::NotFound,
             "no model.safetensors / model.pth / pytorch_model.bin in the model folder",
         ),
-    })?;
+    })
+}
+
+/// Loads a model folder holding `faithbench.json` and `model.safetensors` (or `model.pth`).
+pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
+    let spec = read_spec(&dir.join("faithbench.json"))?;
+    let weights = find_weights_in_dir(dir)?;
     load_model(&weights, spec, device)
 }
 

@@ -228,6 +228,36 @@ pub fn prepare(img: &RgbImage, size: usize, mode: ResizeMode) -> RgbImage {
     }
 }
 
+/// Resizes a single-channel label mask (row-major `h × w`) like Pillow's
+/// `Image.resize((out_w, out_h), Image.NEAREST)` (torchvision `Resize(..., NEAREST)` on a mask):
+/// source index `⌊(x + ½)·w/out_w⌋`, accumulated in `f64` exactly as Pillow's
+/// `ImagingScaleAffine` does (start `½·scale`, then `+= scale` per output pixel), clamped to the
+/// last row/column.
+pub fn resize_mask_nearest(mask: &[u8], w: usize, h: usize, out_w: usize, out_h: usize) -> Vec<u8> {
+    fn table(n_in: usize, n_out: usize) -> Vec<usize> {
+        let scale = n_in as f64 / n_out as f64;
+        let mut pos = scale * 0.5;
+        let mut out = Vec::with_capacity(n_out);
+        for _ in 0..n_out {
+            let i = if pos < 0.0 { 0 } else { pos as usize };
+            out.push(i.min(n_in.saturating_sub(1)));
+            pos += scale;
+        }
+        out
+    }
+    if w == 0 || h == 0 || mask.len() != w * h {
+        return vec![0; out_w * out_h];
+    }
+    let xs = table(w, out_w);
+    let ys = table(h, out_h);
+    let mut out = Vec::with_capacity(out_w * out_h);
+    for &y in &ys {
+        let row = &mask[y * w..(y + 1) * w];
+        out.extend(xs.iter().map(|&x| row[x]));
+    }
+    out
+}
+
 /// Input normalisation `(x − mean) / std` on [0, 1] pixels.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -351,6 +381,29 @@ mod tests {
         assert_eq!(round_half_even(16.0), 16);
         assert_eq!(round_half_even(16.4), 16);
         assert_eq!(round_half_even(16.6), 17);
+    }
+
+    #[test]
+    fn nearest_mask_resize_matches_pil_indices() {
+        // PIL: Image.fromarray(np.arange(5, dtype=np.uint8)[None]).resize((8, 1), NEAREST)
+        // -> source x = floor((x + 0.5) * 5/8) = 0 0 1 2 2 3 4 4 (values printed by Pillow 13)
+        let m: Vec<u8> = (0..5).collect();
+        assert_eq!(
+            resize_mask_nearest(&m, 5, 1, 8, 1),
+            vec![0, 0, 1, 2, 2, 3, 4, 4]
+        );
+        // downscale 6 -> 4: floor((x + 0.5) * 1.5) = 0 2 3 5
+        let m: Vec<u8> = (0..6).collect();
+        assert_eq!(resize_mask_nearest(&m, 1, 6, 1, 4), vec![0, 2, 3, 5]);
+        // 40x30 -> 32x32 of (arange(1200) % 251): Pillow gives row 0 = 0 1 3 4 5 6 ..., sum 121928
+        let m: Vec<u8> = (0..1200).map(|i| (i % 251) as u8).collect();
+        let r = resize_mask_nearest(&m, 40, 30, 32, 32);
+        assert_eq!(&r[..6], &[0, 1, 3, 4, 5, 6]);
+        assert_eq!(&r[32..38], &[40, 41, 43, 44, 45, 46]);
+        assert_eq!(r.iter().map(|&v| v as u64).sum::<u64>(), 121928);
+        // identity
+        let m: Vec<u8> = (0..12).collect();
+        assert_eq!(resize_mask_nearest(&m, 4, 3, 4, 3), m);
     }
 
     #[test]

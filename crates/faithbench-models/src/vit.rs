@@ -114,6 +114,56 @@ impl VitConfig {
         self.grid() * self.grid() + 1
     }
 
+    /// A randomly initialised model (timm-style: truncated-normal-like N(0, 0.02) embeddings,
+    /// burn's Kaiming-uniform Linears, unit LayerNorms), for training and benchmarks.
+    pub fn init(&self, device: &Device) -> VisionTransformer {
+        use burn::nn::{LayerNormConfig, LinearConfig};
+        use burn::tensor::Distribution;
+        let d = self.hidden;
+        let ln = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.ln_eps)
+                .init(device)
+        };
+        let lin =
+            |i: usize, o: usize, bias: bool| LinearConfig::new(i, o).with_bias(bias).init(device);
+        let normal = |shape: [usize; 3]| {
+            Param::from_tensor(Tensor::<3>::random(
+                shape,
+                Distribution::Normal(0.0, 0.02),
+                device,
+            ))
+        };
+        let p = self.patch_size;
+        VisionTransformer {
+            cls_token: normal([1, 1, d]),
+            pos_embed: normal([1, self.num_tokens(), d]),
+            patch_embed: PatchEmbed {
+                proj: lin(3 * p * p, d, true),
+                patch_size: p,
+            },
+            blocks: (0..self.depth)
+                .map(|_| Block {
+                    norm1: ln(),
+                    attn: SelfAttention {
+                        qkv: lin(d, 3 * d, self.qkv_bias),
+                        proj: lin(d, d, true),
+                        num_heads: self.heads,
+                    },
+                    norm2: ln(),
+                    mlp: Mlp {
+                        fc1: lin(d, self.mlp_hidden, true),
+                        fc2: lin(self.mlp_hidden, d, true),
+                    },
+                })
+                .collect(),
+            norm: (self.pool == Pool::Cls).then(ln),
+            fc_norm: (self.pool == Pool::Avg).then(ln),
+            head: lin(d, self.num_classes, true),
+            config: self.clone(),
+        }
+    }
+
     /// Checks internal consistency.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.patch_size == 0 || self.image_size % self.patch_size != 0 {

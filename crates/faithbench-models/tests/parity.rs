@@ -17,7 +17,7 @@ fn fixtures() -> PathBuf {
 fn vec_of<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
     t.to_data()
         .convert::<f32>()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .expect("f32 data")
 }
 
@@ -262,7 +262,7 @@ fn tokenizer_json_and_vocab_txt_reproduce_hf_ids() {
         b.attention_mask
             .to_data()
             .convert::<i64>()
-            .to_vec::<i64>()
+            .try_to_vec::<i64>()
             .expect("i64"),
         vec![1, 1, 1, 1, 1, 0]
     );

@@ -51,7 +51,7 @@ fn minilm_hidden_states_and_attention_match_transformers() {
             .input_ids
             .to_data()
             .convert::<i64>()
-            .to_vec::<i64>()
+            .try_to_vec::<i64>()
             .expect("ids"),
         want_ids
     );
@@ -62,7 +62,7 @@ fn minilm_hidden_states_and_attention_match_transformers() {
     let (h, layers) = model
         .encode(&batch, &vec![1.0; texts.len()], &opts, &vec![None; 6])
         .expect("encode");
-    let got = h.to_data().to_vec::<f32>().expect("f32");
+    let got = h.to_data().try_to_vec::<f32>().expect("f32");
     let want = &r.get("last_hidden_state").expect("hidden").data;
     let mask = &r.get("attention_mask").expect("mask").data;
     // Compare real tokens only (padded positions are not meaningful outputs).
@@ -82,7 +82,7 @@ fn minilm_hidden_states_and_attention_match_transformers() {
             .clone()
             .expect("attn")
             .to_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .expect("f32");
         let w = &r.get(&format!("attn.{l}")).expect("attn").data;
         worst_attn = a
