@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::prelude::*;
 use faithbench_explain::{ExplainBatch, MethodConfig};
 use faithbench_models::vit::VitConfig;
@@ -29,7 +30,7 @@ fn main() {
         cfg.depth = 4;
     }
     dev.seed(0);
-    let model = cfg.init(&dev);
+    let model = cfg.init(&dev).no_grad();
     let image = |b: usize| {
         ModelInput::Image(Tensor::<4>::random(
             [b, 3, 224, 224],

@@ -26,7 +26,7 @@
 
 use std::path::Path;
 
-use burn::module::Param;
+use burn::module::{Module, Param};
 use burn::prelude::*;
 
 use crate::attention::SelfAttention;
@@ -175,7 +175,9 @@ pub fn load_vit(
         config: config.clone(),
     };
     ld.finish(&["vit.pooler.", "vit.embeddings.mask_token"])?;
-    Ok(model)
+    // Explaining needs gradients w.r.t. attention probes only; weights that required grad would
+    // make every backward pass compute all weight gradients too.
+    Ok(model.no_grad())
 }
 
 struct VitNames {
@@ -319,7 +321,7 @@ pub fn load_bert(file: &WeightFile, config: &BertConfig, device: &Device) -> Res
     }
     let ig: Vec<&str> = ignorable.iter().map(|s| s.as_str()).collect();
     ld.finish(&ig)?;
-    Ok(model)
+    Ok(model.no_grad())
 }
 
 /// A model of either family, loaded.

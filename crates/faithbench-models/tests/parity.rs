@@ -267,3 +267,22 @@ fn tokenizer_json_and_vocab_txt_reproduce_hf_ids() {
         vec![1, 1, 1, 1, 1, 0]
     );
 }
+
+/// Regression: loaded weights required grad, so every explainer backward pass also computed
+/// all weight gradients (IG ran 3× slower). Loaded models must not track weight gradients.
+#[test]
+fn loaded_models_do_not_track_weight_gradients() {
+    let dev = autodiff_device();
+    for name in ["timm_vit_cls", "hf_bert"] {
+        match load_model_dir(&fixtures().join(name), &dev).expect("load") {
+            AnyModel::Vit(m) => {
+                assert!(!m.blocks[0].attn.qkv.weight.val().is_require_grad());
+                assert!(!m.head.weight.val().is_require_grad());
+            }
+            AnyModel::Bert(m) => {
+                assert!(!m.embeddings.word_embeddings.val().is_require_grad());
+                assert!(!m.layers[0].attention.qkv.weight.val().is_require_grad());
+            }
+        }
+    }
+}
