@@ -145,6 +145,11 @@ pub enum SegDataError {
     },
 }
 
+/// The id of image `i`: its zero-padded position in the file (`"00042"`).
+pub fn sample_id(i: usize) -> String {
+    format!("{i:05}")
+}
+
 /// One image with its ground-truth mask.
 #[derive(Debug, Clone)]
 pub struct SegSample {
@@ -446,7 +451,7 @@ impl ImageNetSeg {
             }
         }
         Ok(SegSample {
-            id: format!("{i:05}"),
+            id: sample_id(i),
             image,
             mask,
             width: w,

@@ -20,7 +20,9 @@
 pub mod eraser;
 pub mod imagenet;
 pub mod imagenet_seg;
+pub mod newsgroups;
 pub mod npy;
+pub mod synthetic;
 
 pub use eraser::{Annotation, Document, Eraser, EraserError, Evidence, Split};
 pub use imagenet::{ImageNetError, ImageNetVal, Sample};

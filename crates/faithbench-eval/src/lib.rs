@@ -19,10 +19,14 @@
 //! Aggregations are pure functions of per-sample records, so resumed runs summarise identically.
 
 pub mod auc;
+pub mod eraser_metrics;
 pub mod maps;
 pub mod perturbation;
+pub mod rationales;
 pub mod segmentation;
 pub mod stats;
+pub mod text_perturbation;
+pub mod word_aggregation;
 
 pub use auc::{auc, trapezoid, AucError, AucRule};
 pub use maps::{

@@ -14,6 +14,7 @@ pub mod error;
 pub mod load;
 pub mod lrp;
 pub mod preprocess;
+pub mod save;
 pub mod tokenize;
 pub mod trace;
 pub mod vit;

@@ -282,6 +282,17 @@ impl VisionTransformer {
         Tensor::cat(vec![cls, patches], 1) + self.pos_embed.val()
     }
 
+    /// Plain forward keeping the autodiff graph (training): normalised images → logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.embed(x);
+        for blk in &self.blocks {
+            let (a, _) = blk.attn.forward(blk.norm1.forward(x.clone()), None, None, false, false);
+            x = x + a;
+            x = x.clone() + blk.mlp.forward(blk.norm2.forward(x));
+        }
+        self.head_forward(x)
+    }
+
     /// Pooling + head on the output of the last block.
     pub fn head_forward(&self, x: Tensor<3>) -> Tensor<2> {
         let x = match &self.norm {

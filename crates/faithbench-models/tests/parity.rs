@@ -286,3 +286,22 @@ fn loaded_models_do_not_track_weight_gradients() {
         }
     }
 }
+
+#[test]
+fn saved_timm_checkpoint_round_trips() {
+    let dev = autodiff_device();
+    let dir = fixtures().join("timm_vit_gap");
+    let AnyModel::Vit(m) = load_model_dir(&dir, &dev).expect("load") else { panic!("vit") };
+    let tmp = tempfile::tempdir().expect("tmp");
+    faithbench_models::save::save_vit_timm(&m, tmp.path()).expect("save");
+    let again = load_model_dir(tmp.path(), &dev).expect("reload");
+    let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
+    let input = input_for(&again, &r, &dev);
+    let a = vec_of(&m.logits(&input).expect("logits"));
+    let b = vec_of(&again.as_explainable().logits(&input).expect("logits"));
+    assert_eq!(a, b, "bit-identical logits after save + load");
+    let original = std::fs::read(dir.join("model.safetensors")).expect("read");
+    let saved = WeightFile::open(tmp.path().join("model.safetensors")).expect("open");
+    assert_eq!(saved.len(), WeightFile::open(dir.join("model.safetensors")).expect("open").len());
+    assert!(!original.is_empty());
+}
