@@ -1,1 +1,314 @@
-fn main() {}
+//! `faithbench`: the command line of the faithbench benchmark (re-implementation of "Beyond
+//! Intuition: Rethinking Token Attributions inside Transformers" and its baselines).
+//!
+//! Layers: clap flags ([`Cli`]) → validated settings (config files in [`config`], requests in
+//! [`run`] / [`explain_cmd`]) → a resolved plan ([`plan`]) → execution. See `docs/config.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use faithbench_models::preprocess::ResizeMode;
+use faithbench_models::Layout;
+
+mod cache;
+mod check;
+mod compare;
+mod config;
+mod dataset;
+mod explain_cmd;
+mod gallery;
+mod list;
+mod model;
+mod plan;
+mod records;
+mod run;
+mod summary;
+mod util;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "faithbench",
+    version,
+    about = "Faithfulness benchmark of token attributions for transformers (Ours-H/Ours-T and baselines)",
+    after_help = "Exit status: 0 success; 1 failure (`check`: a score moved past its tolerance); 2 bad input or usage."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a benchmark config: explain, evaluate, summarise (resumable).
+    #[command(long_about = RUN_HELP)]
+    Run(RunArgs),
+    /// Rebuild summary.csv, summary.md, plots and the gallery index of a run folder from its records.
+    Report {
+        /// The run folder (holds resolved_config.json and records/).
+        run_dir: PathBuf,
+    },
+    /// Compare a summary.csv with a baseline; exit 1 when a score moved past its tolerance.
+    #[command(long_about = CHECK_HELP)]
+    Check(CheckArgs),
+    /// Two run folders side by side, with paired differences and bootstrap CIs from their records.
+    Compare {
+        /// Run folder A.
+        run_a: PathBuf,
+        /// Run folder B.
+        run_b: PathBuf,
+        /// Also write the report to this Markdown file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Explain one image or text with one method; writes the token map (.npy) and an overlay / HTML view.
+    Explain(ExplainArgs),
+    /// List methods (with parameters and defaults), evaluators, datasets and model presets.
+    List,
+}
+
+const RUN_HELP: &str = "Run a benchmark config: explain, evaluate, summarise.
+
+CONFIG is a TOML file (see docs/config.md and `faithbench list`). Paths in it may use ${VAR}
+(environment variable; unset is an error naming it), ${CONFIG_DIR} (the config file's folder) and
+$$ (a literal $). After expansion, relative paths are relative to the CURRENT WORKING DIRECTORY —
+run the shipped configs from the repository root.
+
+The run folder (run.out_dir, default results/<name>; --out overrides) receives
+resolved_config.json, records/<evaluator>__<explainer>.jsonl, cache/, summary.csv, summary.md,
+plots/, gallery/ and manifest.json. Rerunning resumes: samples already in the records are
+skipped, and the summary is byte-identical to an uninterrupted run's. A run folder holding a
+different plan is refused unless --fresh is given.";
+
+const CHECK_HELP: &str = "Compare a candidate summary.csv with a baseline summary.csv.
+
+Prints the diff as Markdown. Exit status 0 when every baseline score is present and within its
+tolerance, 1 when a score moved past its tolerance or is missing, 2 on bad input (unreadable or
+malformed CSV, bad --tol).
+
+Default absolute tolerances: auc, clean_accuracy, accuracy@*, pixel_accuracy, miou, map, mf1:
+0.005; any other metric: 1e-6. --tol-abs X replaces all defaults by X; --tol METRIC=X
+(repeatable, METRIC may end in * to match a prefix, e.g. 'accuracy@*=0.01') overrides one metric.";
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The run config (TOML).
+    config: PathBuf,
+    /// Run folder (overrides run.out_dir).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Evaluate at most N samples per dataset (on top of the config's `limit`).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Device: cpu (default), or wgpu / cuda in builds with those features.
+    #[arg(long)]
+    device: Option<String>,
+    /// No progress bars or info lines (bars are also off when stdout is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Discard records, summary, plots and gallery of a run folder made from another plan (the
+    /// explanation cache is kept: its keys are content hashes).
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The baseline summary.csv.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The candidate summary.csv.
+    candidate: PathBuf,
+    /// Absolute tolerance for every metric (replaces the per-metric defaults).
+    #[arg(long, value_name = "X")]
+    tol_abs: Option<f64>,
+    /// Tolerance for one metric, METRIC=X (repeatable; METRIC may end in `*`).
+    #[arg(long, value_name = "METRIC=X")]
+    tol: Vec<String>,
+    /// Also write the diff to this Markdown file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["image", "text"])))]
+struct ExplainArgs {
+    /// A model folder (faithbench.json + weights) or a weights file (then --preset).
+    #[arg(long)]
+    model: PathBuf,
+    /// Architecture of a weights file: vit_b16, vit_l16, vit_mae_b16.
+    #[arg(long)]
+    preset: Option<String>,
+    /// Key layout of a weights file: timm (default) or hf_vit.
+    #[arg(long, value_parser = parse_layout)]
+    layout: Option<Layout>,
+    /// An image file (ViT models).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// A text (BERT model folders with tokenizer.json or vocab.txt).
+    #[arg(long)]
+    text: Option<String>,
+    /// The method (see `faithbench list`).
+    #[arg(long)]
+    method: String,
+    /// A method parameter KEY=VALUE (repeatable; VALUE is a TOML literal, e.g. start_layer=3).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// The class to explain (default: the model's prediction).
+    #[arg(long)]
+    class: Option<usize>,
+    /// Image resize pipeline: squash (default), shorter_crop, clip_bicubic.
+    #[arg(long, value_parser = parse_resize, default_value = "squash")]
+    resize: ResizeMode,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Device: cpu (default), or wgpu / cuda in builds with those features.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+fn parse_layout(s: &str) -> Result<Layout, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("unknown layout `{s}` (timm, hf_vit, hf_bert)"))
+}
+
+fn parse_resize(s: &str) -> Result<ResizeMode, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("unknown resize mode `{s}` (squash, shorter_crop, clip_bicubic)"))
+}
+
+fn print_error(e: &anyhow::Error) {
+    eprintln!("error: {e}");
+    let mut shown = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        // library errors often repeat their source in their own message
+        if !shown.contains(&c) {
+            eprintln!("  caused by: {c}");
+        }
+        shown = c;
+    }
+}
+
+fn write_out(path: &Option<PathBuf>, text: &str) -> Result<()> {
+    if let Some(p) = path {
+        use anyhow::Context;
+        std::fs::write(p, text).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(a) => {
+            let req = run::RunRequest {
+                config: a.config,
+                overrides: plan::Overrides {
+                    out_dir: a.out,
+                    limit: a.limit,
+                    device: a.device,
+                },
+                quiet: a.quiet,
+                fresh: a.fresh,
+            };
+            match run::run(&req) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    print_error(&e);
+                    if e.downcast_ref::<config::ConfigError>().is_some() {
+                        ExitCode::from(2)
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+            }
+        }
+        Command::Report { run_dir } => {
+            let r = (|| -> Result<()> {
+                let plan = plan::ResolvedPlan::read(&run_dir.join("resolved_config.json"))?;
+                let mut plan = plan;
+                plan.locations.out_dir = run_dir.clone();
+                let s = summary::write_reports(&plan, &run_dir)?;
+                gallery::write_index(&plan)?;
+                for (e, x, have, want) in &s.incomplete {
+                    eprintln!("warning: {e} × {x}: {have} of {want} samples have records");
+                }
+                println!("{}", run_dir.join("summary.md").display());
+                Ok(())
+            })();
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    print_error(&e);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Check(a) => match check::check(&a.baseline, &a.candidate, a.tol_abs, &a.tol)
+            .and_then(|(ok, md)| write_out(&a.out, &md).map(|_| (ok, md)))
+        {
+            Ok((ok, md)) => {
+                print!("{md}");
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                print_error(&e);
+                ExitCode::from(2)
+            }
+        },
+        Command::Compare { run_a, run_b, out } => {
+            match compare::compare(&run_a, &run_b).and_then(|md| write_out(&out, &md).map(|_| md)) {
+                Ok(md) => {
+                    print!("{md}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    print_error(&e);
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Explain(a) => {
+            let subject = match (a.image, a.text) {
+                (Some(i), None) => explain_cmd::Subject::Image(i),
+                (None, Some(t)) => explain_cmd::Subject::Text(t),
+                _ => unreachable!("clap enforces exactly one of --image / --text"),
+            };
+            let req = explain_cmd::ExplainRequest {
+                model: a.model,
+                preset: a.preset,
+                layout: a.layout,
+                subject,
+                method: a.method,
+                params: a.params,
+                class: a.class,
+                resize: a.resize,
+                out: a.out,
+                device: a.device,
+            };
+            match explain_cmd::explain(&req) {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    print_error(&e);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::List => {
+            print!("{}", list::listing());
+            ExitCode::SUCCESS
+        }
+    }
+}

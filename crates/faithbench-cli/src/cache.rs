@@ -1,0 +1,103 @@
+//! The explanation cache: token maps (before upsampling, f32 `.npy`) under `<out>/cache/<key>.npy`.
+//!
+//! `key` = sha256 of the canonical JSON of: the weights' sha256, the model description
+//! (architecture, layout, normalisation), the explainer's name and resolved parameters, the
+//! dataset kind and preprocessing (resize mode, input size), the explained class and the sample
+//! id. Anything that changes a map changes its key, so a hit is always valid. Files are written
+//! atomically (temporary file + rename); an unreadable cache file counts as a miss and is
+//! rewritten.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use faithbench_data::npy::{encode_npy_f32, read_npy};
+use serde::Serialize;
+
+use crate::plan::{ResolvedDataset, ResolvedExplainer, ResolvedModel};
+use crate::util::{canonical_hash, write_atomic};
+
+/// The cache of one run folder (or a disabled cache).
+pub struct Cache {
+    dir: Option<PathBuf>,
+    /// Hits so far.
+    pub hits: Cell<usize>,
+    /// Misses so far.
+    pub misses: Cell<usize>,
+}
+
+#[derive(Serialize)]
+struct KeyParts<'a> {
+    weights_sha256: &'a str,
+    model: &'a faithbench_models::ModelSpec,
+    explainer: &'a str,
+    params: &'a faithbench_explain::MethodConfig,
+    dataset_kind: &'a str,
+    resize: faithbench_models::preprocess::ResizeMode,
+    image_size: usize,
+    class: usize,
+    sample_id: &'a str,
+}
+
+impl Cache {
+    /// A cache in `dir` (created on first write), or a disabled one.
+    pub fn new(dir: Option<&Path>) -> Self {
+        Cache {
+            dir: dir.map(Path::to_path_buf),
+            hits: Cell::new(0),
+            misses: Cell::new(0),
+        }
+    }
+
+    /// Whether the cache is enabled.
+    pub fn enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// The key of one map.
+    pub fn key(
+        model: &ResolvedModel,
+        explainer: &ResolvedExplainer,
+        dataset: &ResolvedDataset,
+        class: usize,
+        sample_id: &str,
+    ) -> Result<String> {
+        canonical_hash(&KeyParts {
+            weights_sha256: &model.weights_sha256,
+            model: &model.spec,
+            explainer: &explainer.name,
+            params: &explainer.method,
+            dataset_kind: &dataset.kind,
+            resize: dataset.resize,
+            image_size: dataset.image_size,
+            class,
+            sample_id,
+        })
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("{key}.npy")))
+    }
+
+    /// A cached map of `len` values, if present and readable.
+    pub fn get(&self, key: &str, len: usize) -> Option<Vec<f32>> {
+        let p = self.path(key)?;
+        let got = read_npy(&p)
+            .ok()
+            .and_then(|a| a.to_f32_vec().ok())
+            .filter(|v| v.len() == len && v.iter().all(|x| x.is_finite()));
+        match &got {
+            Some(_) => self.hits.set(self.hits.get() + 1),
+            None => self.misses.set(self.misses.get() + 1),
+        }
+        got
+    }
+
+    /// Stores a map (no-op when disabled).
+    pub fn put(&self, key: &str, shape: &[usize], data: &[f32]) -> Result<()> {
+        match self.path(key) {
+            Some(p) => write_atomic(&p, &encode_npy_f32(shape, data)),
+            None => Ok(()),
+        }
+    }
+}

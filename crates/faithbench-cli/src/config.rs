@@ -1,0 +1,803 @@
+//! The run configuration file (`faithbench run CONFIG.toml`), typed and strict: every table
+//! rejects unknown keys, so a typo is an error naming the key and the file. `docs/config.md`
+//! documents every key.
+//!
+//! Paths: `${VAR}` expands to the environment variable `VAR` (an unset variable is an error naming
+//! it), `${CONFIG_DIR}` to the folder of the config file, `$$` to a literal `$`. After expansion, a
+//! relative path is relative to the **current working directory** (run from the repository root;
+//! use `${CONFIG_DIR}/...` for paths next to the config).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use faithbench_eval::{AucRule, ExplainedClass, PerturbationMode, RemovalValue};
+use faithbench_explain::MethodConfig;
+use faithbench_models::preprocess::{Normalization, ResizeMode};
+use faithbench_models::Layout;
+use serde::{Deserialize, Serialize};
+
+/// Errors of loading a config file. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        /// Config file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown key, wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// Config file.
+        path: PathBuf,
+        /// The TOML error (with line and column).
+        message: String,
+    },
+    /// A `${VAR}` is unset or malformed.
+    #[error("{path}: {key}: {message}")]
+    Env {
+        /// Config file.
+        path: PathBuf,
+        /// The config key holding the path.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The config parses but is inconsistent.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// Config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn d_batch() -> usize {
+    8
+}
+fn d_eval_batch() -> usize {
+    32
+}
+fn d_gallery() -> usize {
+    8
+}
+fn d_resamples() -> usize {
+    1000
+}
+fn d_confidence() -> f64 {
+    0.95
+}
+fn d_true() -> bool {
+    true
+}
+fn d_resize() -> ResizeMode {
+    ResizeMode::Squash
+}
+fn d_class() -> ExplainedClass {
+    ExplainedClass::Predicted
+}
+fn d_auc() -> AucRule {
+    AucRule::Bi2023
+}
+
+/// A whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[run]`: name, output folder, batching, gallery, statistics.
+    #[serde(default)]
+    pub run: RunSection,
+    /// `[model]`: which network.
+    pub model: ModelSection,
+    /// `[dataset]`: the one dataset (named `default`); or use `[datasets.NAME]` tables.
+    #[serde(default)]
+    pub dataset: Option<DatasetSection>,
+    /// `[datasets.NAME]`: several named datasets (evaluators pick one with `dataset = "NAME"`).
+    #[serde(default)]
+    pub datasets: BTreeMap<String, DatasetSection>,
+    /// `[[explainers]]`: attribution methods.
+    #[serde(default)]
+    pub explainers: Vec<ExplainerEntry>,
+    /// `[[evaluators]]`: protocols.
+    #[serde(default)]
+    pub evaluators: Vec<EvaluatorEntry>,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Run name (default: the config file name without `.toml`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Output folder (default `results/<name>`); `--out` overrides it.
+    #[serde(default)]
+    pub out_dir: Option<String>,
+    /// Samples per explainer call (default 8). Results never depend on where a run was
+    /// interrupted because all work happens on these fixed chunks.
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    /// Images per classifier call in the perturbation test (default 32).
+    #[serde(default = "d_eval_batch")]
+    pub eval_batch_size: usize,
+    /// Heat-map overlays for the first `gallery` samples of each dataset (default 8; 0 = none).
+    #[serde(default = "d_gallery")]
+    pub gallery: usize,
+    /// Seed of the bootstrap (default 0).
+    #[serde(default)]
+    pub seed: u64,
+    /// Bootstrap resamples for confidence intervals (default 1000).
+    #[serde(default = "d_resamples")]
+    pub bootstrap_resamples: usize,
+    /// Confidence level of the intervals (default 0.95).
+    #[serde(default = "d_confidence")]
+    pub confidence: f64,
+    /// Device (`cpu`; `wgpu` / `cuda` in builds with those features); `--device` overrides it.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Keep token maps in the explanation cache (default true).
+    #[serde(default = "d_true")]
+    pub cache: bool,
+    /// Cache folder (default `<out_dir>/cache`). Keys are content hashes, so several runs (e.g.
+    /// the positive and negative perturbation tables) may share one folder.
+    #[serde(default)]
+    pub cache_dir: Option<String>,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection {
+            name: None,
+            out_dir: None,
+            batch_size: d_batch(),
+            eval_batch_size: d_eval_batch(),
+            gallery: d_gallery(),
+            seed: 0,
+            bootstrap_resamples: d_resamples(),
+            confidence: d_confidence(),
+            device: None,
+            cache: true,
+            cache_dir: None,
+        }
+    }
+}
+
+/// `[model]`: either `dir` (a folder with `faithbench.json` and `model.safetensors`/`.pth`) or
+/// `weights` + `preset` (+ `layout`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Model folder.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Checkpoint file (`.safetensors`, `.pth`, `.bin`).
+    #[serde(default)]
+    pub weights: Option<String>,
+    /// Architecture preset for `weights`: `vit_b16`, `vit_l16`, `vit_mae_b16`.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Key layout of `weights`: `timm` (default) or `hf_vit`.
+    #[serde(default)]
+    pub layout: Option<Layout>,
+    /// Override of the input normalisation: `"half"`, `"imagenet"`, `"clip"` or
+    /// `{ custom = { mean = [..], std = [..] } }`.
+    #[serde(default)]
+    pub normalization: Option<Normalization>,
+}
+
+/// `[dataset]` / `[datasets.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DatasetSection {
+    /// ImageNet-1k val in torchvision order (spec §5.1).
+    ImagenetVal {
+        /// The `val/` folder or a folder containing it.
+        root: String,
+        /// Optional `.npy` index list into the full order (e.g. `pert_index.npy`).
+        #[serde(default)]
+        subset: Option<String>,
+        /// Keep only the first `limit` samples (after `subset`).
+        #[serde(default)]
+        limit: Option<usize>,
+        /// Resize pipeline (default `squash` = PIL `Resize((S, S))`).
+        #[serde(default = "d_resize")]
+        resize: ResizeMode,
+    },
+    /// ImageNet-Segmentation `gtsegs_ijcv.mat` (spec §5.2).
+    ImagenetSeg {
+        /// The `.mat` file.
+        path: String,
+        /// Keep only the first `limit` images.
+        #[serde(default)]
+        limit: Option<usize>,
+        /// Resize pipeline of the images (default `squash`); masks use PIL NEAREST.
+        #[serde(default = "d_resize")]
+        resize: ResizeMode,
+    },
+}
+
+impl DatasetSection {
+    /// `imagenet_val` / `imagenet_seg`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DatasetSection::ImagenetVal { .. } => "imagenet_val",
+            DatasetSection::ImagenetSeg { .. } => "imagenet_seg",
+        }
+    }
+}
+
+/// `[[explainers]]`: `label` plus every field of [`MethodConfig`] (`method = "..."` and its
+/// parameters).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExplainerEntry {
+    /// Name in tables, plots and file names (default: the method's name).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The method and its parameters (unknown keys are rejected by the method's own struct).
+    #[serde(flatten)]
+    pub method: MethodConfig,
+}
+
+/// `[[evaluators]]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EvaluatorEntry {
+    /// Pixel-removal test (spec §4.1).
+    Perturbation {
+        /// Name (default `perturbation_<mode>_<class>`).
+        #[serde(default)]
+        name: Option<String>,
+        /// Dataset name (needed when there are several).
+        #[serde(default)]
+        dataset: Option<String>,
+        /// `positive` (remove most relevant first) or `negative`.
+        mode: PerturbationMode,
+        /// Explained class: `predicted` (default) or `target` (ground truth). Hits are always
+        /// scored against the ground truth (spec P12).
+        #[serde(default = "d_class")]
+        class: ExplainedClass,
+        /// AUC rule: `bi2023` (default, the paper's), `chefer2021`, `trapezoid`.
+        #[serde(default = "d_auc")]
+        auc: AucRule,
+        /// Removal fractions (default `[0.1, 0.2, …, 0.9]`).
+        #[serde(default)]
+        levels: Option<Vec<f64>>,
+        /// Raw value written into removed pixels (default `"raw_black"`; or `{ value = v }`,
+        /// `{ per_channel = [r, g, b] }`).
+        #[serde(default)]
+        removal: Option<RemovalValue>,
+    },
+    /// ImageNet-Segmentation test (spec §4.2); explains the predicted class (spec P12).
+    Segmentation {
+        /// Name (default `segmentation`).
+        #[serde(default)]
+        name: Option<String>,
+        /// Dataset name (needed when there are several).
+        #[serde(default)]
+        dataset: Option<String>,
+    },
+}
+
+impl EvaluatorEntry {
+    /// The evaluator's name (explicit or default).
+    pub fn name(&self) -> String {
+        match self {
+            EvaluatorEntry::Perturbation {
+                name, mode, class, ..
+            } => name.clone().unwrap_or_else(|| {
+                format!(
+                    "perturbation_{}_{}",
+                    match mode {
+                        PerturbationMode::Positive => "positive",
+                        PerturbationMode::Negative => "negative",
+                    },
+                    match class {
+                        ExplainedClass::Predicted => "predicted",
+                        ExplainedClass::Target => "target",
+                    }
+                )
+            }),
+            EvaluatorEntry::Segmentation { name, .. } => {
+                name.clone().unwrap_or_else(|| "segmentation".into())
+            }
+        }
+    }
+
+    fn dataset_ref(&self) -> Option<&str> {
+        match self {
+            EvaluatorEntry::Perturbation { dataset, .. }
+            | EvaluatorEntry::Segmentation { dataset, .. } => dataset.as_deref(),
+        }
+    }
+}
+
+/// Expands `${VAR}` (via `lookup`), `${CONFIG_DIR}` and `$$` in `s`.
+pub fn expand_vars(
+    s: &str,
+    config_dir: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('{') {
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
+            let name = &r[..end];
+            let valid = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(format!("invalid variable name `${{{name}}}` in {s:?}"));
+            }
+            if name == "CONFIG_DIR" {
+                out.push_str(&config_dir.to_string_lossy());
+            } else {
+                let v = lookup(name).ok_or_else(|| {
+                    format!("environment variable `{name}` is not set (used in {s:?})")
+                })?;
+                out.push_str(&v);
+            }
+            rest = &r[end + 1..];
+        } else {
+            return Err(format!(
+                "a `$` must start `${{VAR}}` or be doubled (`$$`) in {s:?}"
+            ));
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The process environment as a lookup.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A parsed, expanded and checked config.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config file.
+    pub path: PathBuf,
+    /// The run name.
+    pub name: String,
+    /// Contents with every path expanded.
+    pub config: Config,
+    /// Datasets by name (`[dataset]` becomes `default`).
+    pub datasets: BTreeMap<String, DatasetSection>,
+    /// Dataset of each evaluator (same order as `config.evaluators`).
+    pub evaluator_datasets: Vec<String>,
+    /// Label of each explainer (same order as `config.explainers`).
+    pub labels: Vec<String>,
+}
+
+/// Parses a config string (no file access besides none: paths are only expanded).
+pub fn parse_config(
+    text: &str,
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, ConfigError> {
+    let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let config_dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let config_dir = std::fs::canonicalize(&config_dir).unwrap_or(config_dir);
+    let expand = |key: &str, v: &mut String| -> Result<(), ConfigError> {
+        *v = expand_vars(v, &config_dir, lookup).map_err(|message| ConfigError::Env {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        })?;
+        Ok(())
+    };
+    if let Some(o) = config.run.out_dir.as_mut() {
+        expand("run.out_dir", o)?;
+    }
+    if let Some(o) = config.run.cache_dir.as_mut() {
+        expand("run.cache_dir", o)?;
+    }
+    if let Some(d) = config.model.dir.as_mut() {
+        expand("model.dir", d)?;
+    }
+    if let Some(w) = config.model.weights.as_mut() {
+        expand("model.weights", w)?;
+    }
+    let mut datasets = config.datasets.clone();
+    if let Some(d) = &config.dataset {
+        if !datasets.is_empty() {
+            return Err(invalid(
+                "use either [dataset] or [datasets.NAME] tables, not both".into(),
+            ));
+        }
+        datasets.insert("default".into(), d.clone());
+    }
+    for (name, d) in datasets.iter_mut() {
+        match d {
+            DatasetSection::ImagenetVal { root, subset, .. } => {
+                expand(&format!("datasets.{name}.root"), root)?;
+                if let Some(s) = subset {
+                    expand(&format!("datasets.{name}.subset"), s)?;
+                }
+            }
+            DatasetSection::ImagenetSeg {
+                path: p, resize, ..
+            } => {
+                expand(&format!("datasets.{name}.path"), p)?;
+                if *resize != ResizeMode::Squash {
+                    return Err(invalid(format!(
+                        "datasets.{name}: imagenet_seg supports only resize = \"squash\" (masks are squashed with PIL NEAREST like the reference)"
+                    )));
+                }
+            }
+        }
+    }
+    for (i, e) in config.explainers.iter_mut().enumerate() {
+        if let MethodConfig::Precomputed(p) = &mut e.method {
+            let mut s = p.path.to_string_lossy().into_owned();
+            expand(&format!("explainers[{i}].path"), &mut s)?;
+            p.path = PathBuf::from(s);
+        }
+    }
+
+    // consistency
+    let name = match &config.run.name {
+        Some(n) => n.clone(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into()),
+    };
+    if name.is_empty() {
+        return Err(invalid("run.name is empty".into()));
+    }
+    match (&config.model.dir, &config.model.weights) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "[model]: give either `dir` or `weights`, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(invalid(
+                "[model]: give `dir` (a model folder) or `weights` + `preset`".into(),
+            ))
+        }
+        (Some(_), None) if config.model.preset.is_some() || config.model.layout.is_some() => {
+            return Err(invalid(
+                "[model]: `preset` and `layout` go with `weights`; a model folder describes itself in faithbench.json".into(),
+            ))
+        }
+        (None, Some(_)) if config.model.preset.is_none() => {
+            return Err(invalid(
+                "[model]: `weights` needs a `preset` (vit_b16, vit_l16, vit_mae_b16)".into(),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(p) = &config.model.preset {
+        if faithbench_models::vit::VitConfig::preset(p).is_none() {
+            return Err(invalid(format!(
+                "[model]: unknown preset `{p}` (known: vit_b16, vit_l16, vit_mae_b16)"
+            )));
+        }
+    }
+    if config.run.batch_size == 0 || config.run.eval_batch_size == 0 {
+        return Err(invalid(
+            "[run]: batch_size and eval_batch_size must be at least 1".into(),
+        ));
+    }
+    if config.run.bootstrap_resamples == 0 {
+        return Err(invalid(
+            "[run]: bootstrap_resamples must be at least 1".into(),
+        ));
+    }
+    if !(config.run.confidence > 0.0 && config.run.confidence < 1.0) {
+        return Err(invalid(format!(
+            "[run]: confidence must lie in (0, 1), got {}",
+            config.run.confidence
+        )));
+    }
+    if datasets.is_empty() {
+        return Err(invalid("no dataset: add a [dataset] table".into()));
+    }
+    if config.explainers.is_empty() {
+        return Err(invalid(
+            "no explainer: add at least one [[explainers]]".into(),
+        ));
+    }
+    if config.evaluators.is_empty() {
+        return Err(invalid(
+            "no evaluator: add at least one [[evaluators]]".into(),
+        ));
+    }
+    let mut labels = Vec::new();
+    let mut stems = BTreeSet::new();
+    for e in &config.explainers {
+        let label = match &e.label {
+            Some(l) => l.clone(),
+            None => e
+                .method
+                .build()
+                .map(|x| x.name())
+                .unwrap_or_else(|_| e.method.method().to_string()),
+        };
+        if label.is_empty() {
+            return Err(invalid("an explainer has an empty label".into()));
+        }
+        if labels.contains(&label) || !stems.insert(crate::util::file_stem(&label)) {
+            return Err(invalid(format!(
+                "two explainers are labelled `{label}` (or labels that map to the same file name); give them distinct `label`s"
+            )));
+        }
+        labels.push(label);
+    }
+    let mut names = BTreeSet::new();
+    let mut evaluator_datasets = Vec::new();
+    for ev in &config.evaluators {
+        let n = ev.name();
+        if !names.insert(crate::util::file_stem(&n)) {
+            return Err(invalid(format!(
+                "two evaluators are named `{n}`; give them distinct `name`s"
+            )));
+        }
+        let ds = match ev.dataset_ref() {
+            Some(d) => {
+                if !datasets.contains_key(d) {
+                    return Err(invalid(format!(
+                        "evaluator `{n}`: unknown dataset `{d}` (defined: {})",
+                        datasets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                d.to_string()
+            }
+            None if datasets.len() == 1 => datasets.keys().next().cloned().unwrap_or_default(),
+            None => {
+                return Err(invalid(format!(
+                    "evaluator `{n}`: several datasets are defined; say which with `dataset = \"NAME\"`"
+                )))
+            }
+        };
+        match (ev, &datasets[&ds]) {
+            (EvaluatorEntry::Perturbation { levels, .. }, DatasetSection::ImagenetVal { .. }) => {
+                if let Some(l) = levels {
+                    if l.is_empty() || l.iter().any(|p| !(0.0..=1.0).contains(p)) {
+                        return Err(invalid(format!(
+                            "evaluator `{n}`: levels must be a non-empty list of fractions in [0, 1]"
+                        )));
+                    }
+                }
+            }
+            (EvaluatorEntry::Segmentation { .. }, DatasetSection::ImagenetSeg { .. }) => {}
+            (EvaluatorEntry::Perturbation { .. }, other) => {
+                return Err(invalid(format!(
+                    "evaluator `{n}`: the perturbation test needs class labels; dataset `{ds}` is {} (use imagenet_val)",
+                    other.kind()
+                )))
+            }
+            (EvaluatorEntry::Segmentation { .. }, other) => {
+                return Err(invalid(format!(
+                    "evaluator `{n}`: the segmentation test needs masks; dataset `{ds}` is {} (use imagenet_seg)",
+                    other.kind()
+                )))
+            }
+        }
+        evaluator_datasets.push(ds);
+    }
+    for (label, e) in labels.iter().zip(&config.explainers) {
+        e.method
+            .build()
+            .map_err(|err| invalid(format!("explainer `{label}`: {err}")))?;
+    }
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        name,
+        config,
+        datasets,
+        evaluator_datasets,
+        labels,
+    })
+}
+
+/// Reads and parses a config file.
+pub fn load_config(
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_config(&text, path, lookup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "IMAGENET_ROOT" => Some("/data/imagenet".into()),
+            "FAITHBENCH_VIT_B16" => Some("/w/vit.pth".into()),
+            "IMAGENET_SEG_MAT" => Some("/data/gtsegs_ijcv.mat".into()),
+            "FAITHBENCH_WEIGHTS" => Some("/w".into()),
+            _ => None,
+        }
+    }
+
+    const GOOD: &str = r#"
+[run]
+name = "t"
+batch_size = 4
+
+[model]
+weights = "${FAITHBENCH_WEIGHTS}/vit.pth"
+preset = "vit_b16"
+
+[dataset]
+kind = "imagenet_val"
+root = "${IMAGENET_ROOT}"
+subset = "${CONFIG_DIR}/idx.npy"
+limit = 10
+
+[[explainers]]
+method = "ours_h"
+start_layer = 3
+label = "Ours-H"
+
+[[explainers]]
+method = "generic_attention"
+order = "mean_then_clamp"
+
+[[evaluators]]
+kind = "perturbation"
+mode = "positive"
+
+[[evaluators]]
+kind = "perturbation"
+mode = "negative"
+class = "target"
+auc = "chefer2021"
+levels = [0.5]
+"#;
+
+    #[test]
+    fn good_config_parses_and_expands() {
+        let c = parse_config(GOOD, Path::new("cfg/run.toml"), &env).unwrap();
+        assert_eq!(c.name, "t");
+        assert_eq!(c.config.model.weights.as_deref(), Some("/w/vit.pth"));
+        match &c.datasets["default"] {
+            DatasetSection::ImagenetVal {
+                root,
+                subset,
+                limit,
+                resize,
+            } => {
+                assert_eq!(root, "/data/imagenet");
+                assert_eq!(subset.as_deref(), Some("cfg/idx.npy"));
+                assert_eq!(*limit, Some(10));
+                assert_eq!(*resize, ResizeMode::Squash);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            c.labels,
+            vec!["Ours-H", "generic_attention[mean_then_clamp]"]
+        );
+        assert_eq!(
+            c.config.evaluators[0].name(),
+            "perturbation_positive_predicted"
+        );
+        assert_eq!(
+            c.config.evaluators[1].name(),
+            "perturbation_negative_target"
+        );
+        assert_eq!(c.evaluator_datasets, vec!["default", "default"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_key_and_file() {
+        for (bad, key) in [
+            (GOOD.replace("batch_size = 4", "batchsize = 4"), "batchsize"),
+            (
+                GOOD.replace("start_layer = 3", "start_layr = 3"),
+                "start_layr",
+            ),
+            (GOOD.replace("limit = 10", "limits = 10"), "limits"),
+            (
+                GOOD.replace("mode = \"negative\"", "mode = \"negative\"\nfoo = 1"),
+                "foo",
+            ),
+            (
+                GOOD.replace("preset = \"vit_b16\"", "preset = \"vit_b16\"\nsize = 3"),
+                "size",
+            ),
+            (format!("{GOOD}\n[extra]\nx = 1\n"), "extra"),
+        ] {
+            let e = parse_config(&bad, Path::new("cfg/run.toml"), &env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("cfg/run.toml"), "{e}");
+            assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn unset_variable_is_named() {
+        let bad = GOOD.replace("${IMAGENET_ROOT}", "${NO_SUCH_VAR_X}");
+        let e = parse_config(&bad, Path::new("c.toml"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NO_SUCH_VAR_X") && e.contains("c.toml"), "{e}");
+        assert!(e.contains("root"), "{e}");
+    }
+
+    #[test]
+    fn expansion_rules() {
+        let d = Path::new("/cfg");
+        assert_eq!(expand_vars("a$$b", d, &env).unwrap(), "a$b");
+        assert_eq!(
+            expand_vars("${CONFIG_DIR}/x/${IMAGENET_ROOT}", d, &env).unwrap(),
+            "/cfg/x//data/imagenet"
+        );
+        assert!(expand_vars("$HOME", d, &env).is_err());
+        assert!(expand_vars("${HOME", d, &env).is_err());
+        assert!(expand_vars("${1X}", d, &env).is_err());
+    }
+
+    #[test]
+    fn inconsistent_configs_are_rejected() {
+        let cases = [
+            (GOOD.replace("kind = \"imagenet_val\"\nroot = \"${IMAGENET_ROOT}\"\nsubset = \"${CONFIG_DIR}/idx.npy\"", "kind = \"imagenet_seg\"\npath = \"x.mat\""), "needs class labels"),
+            (GOOD.replace("label = \"Ours-H\"", "label = \"x\"").replace("order = \"mean_then_clamp\"", "order = \"mean_then_clamp\"\nlabel = \"x\""), "two explainers"),
+            (GOOD.replace("preset = \"vit_b16\"", "preset = \"vit_x\""), "unknown preset"),
+            (GOOD.replace("preset = \"vit_b16\"", ""), "needs a `preset`"),
+            (GOOD.replace("steps = 3", "").replace("start_layer = 3", "steps = 1"), "steps"),
+        ];
+        for (bad, msg) in cases {
+            let e = parse_config(&bad, Path::new("c.toml"), &env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{msg}: {e}");
+        }
+    }
+
+    /// Every config shipped under `configs/` parses (with dummy environment variables), so they
+    /// never rot.
+    #[test]
+    fn shipped_configs_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut found = 0;
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().and_then(|e| e.to_str()) == Some("toml") {
+                    let dummy = |name: &str| Some(format!("/dummy/{name}"));
+                    if let Err(e) = load_config(&p, &dummy) {
+                        panic!("{e}");
+                    }
+                    found += 1;
+                }
+            }
+        }
+        assert!(found >= 5, "only {found} configs under {}", root.display());
+    }
+}

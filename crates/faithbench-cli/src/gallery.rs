@@ -1,0 +1,134 @@
+//! Heat-map galleries: `gallery/<dataset>/<position>__<explainer>__<class>.png` for the first
+//! `gallery` samples of each dataset, and `gallery/index.html` listing them.
+//!
+//! Perturbation datasets get the overlay of the upsampled, min–max normalised map on the resized
+//! image; segmentation datasets get three panels: overlay | thresholded prediction (map > mean) |
+//! ground truth.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use faithbench_eval::ExplainedClass;
+use faithbench_report::overlay::{gallery_html, heatmap_overlay, side_by_side, GalleryItem};
+use image::{Rgb, RgbImage};
+
+use crate::plan::ResolvedPlan;
+use crate::util::file_stem;
+
+/// `predicted` / `target`.
+pub fn class_name(c: ExplainedClass) -> &'static str {
+    match c {
+        ExplainedClass::Predicted => "predicted",
+        ExplainedClass::Target => "target",
+    }
+}
+
+/// Path of one gallery image.
+pub fn item_path(
+    out: &Path,
+    dataset: &str,
+    position: usize,
+    explainer_stem: &str,
+    class: ExplainedClass,
+) -> PathBuf {
+    out.join("gallery").join(file_stem(dataset)).join(format!(
+        "{position:05}__{explainer_stem}__{}.png",
+        class_name(class)
+    ))
+}
+
+fn mask_image(mask: &[bool], size: u32) -> RgbImage {
+    RgbImage::from_fn(size, size, |x, y| {
+        if mask[(y * size + x) as usize] {
+            Rgb([255, 255, 255])
+        } else {
+            Rgb([0, 0, 0])
+        }
+    })
+}
+
+/// Writes one gallery image. `map` is the normalised `S × S` map (None if constant);
+/// `gt` the resized mask for segmentation datasets.
+pub fn write_item(
+    path: &Path,
+    image: &RgbImage,
+    map: Option<&[f32]>,
+    gt: Option<&[u8]>,
+    label: &str,
+) -> Result<()> {
+    let size = image.width();
+    let zeros;
+    let m = match map {
+        Some(m) => m,
+        None => {
+            zeros = vec![0.0f32; (size * size) as usize];
+            &zeros
+        }
+    };
+    let overlay = heatmap_overlay(image, m)?;
+    let out = match gt {
+        None => overlay,
+        Some(gt) => {
+            let pred: Vec<bool> = match map {
+                Some(m) => {
+                    let mean = m.iter().map(|&v| v as f64).sum::<f64>() / m.len() as f64;
+                    m.iter().map(|&v| v as f64 > mean).collect()
+                }
+                None => vec![false; m.len()],
+            };
+            let truth: Vec<bool> = gt.iter().map(|&v| v == 1).collect();
+            side_by_side(
+                &[overlay, mask_image(&pred, size), mask_image(&truth, size)],
+                &[label, "prediction (map > mean)", "ground truth"],
+            )?
+        }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+    }
+    out.save(path)
+        .with_context(|| format!("{}: cannot write gallery image", path.display()))
+}
+
+/// Writes `gallery/index.html` with every gallery image of the plan that exists. Returns its path,
+/// or None when there is nothing to show.
+pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
+    let out = &plan.locations.out_dir;
+    let mut items = Vec::new();
+    for ds in &plan.plan.datasets {
+        let mut classes: Vec<ExplainedClass> = Vec::new();
+        for e in plan.plan.evaluators.iter().filter(|e| e.dataset == ds.name) {
+            let c = e.protocol.explained();
+            if !classes.contains(&c) {
+                classes.push(c);
+            }
+        }
+        for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
+            for x in &plan.plan.explainers {
+                for &c in &classes {
+                    let p = item_path(out, &ds.name, pos, &x.stem, c);
+                    if p.exists() {
+                        items.push(GalleryItem {
+                            image: p
+                                .strip_prefix(out.join("gallery"))
+                                .unwrap_or(&p)
+                                .to_path_buf(),
+                            sample_id: id.clone(),
+                            label: format!("{} #{pos}", ds.name),
+                            explainer: format!("{} ({} class)", x.label, class_name(c)),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if items.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(gallery_html(
+        out.join("gallery"),
+        &format!("{} — explanations", plan.plan.name),
+        &items,
+    )?))
+}

@@ -1,0 +1,624 @@
+//! End to end through the `faithbench` binary on the tiny fixture ViT (32×32, patch 8, 10 classes):
+//! a generated ImageNet-layout folder (perturbation, positive and negative) plus the
+//! `gtsegs_small.mat` fixture (segmentation), two explainers (Ours-H with 3 IG steps, rollout).
+//!
+//! Covers: the outputs of a run, resuming a killed run (also with a partial last record line) to a
+//! byte-identical summary, unknown config keys, refusing a run folder of another plan, `check` exit
+//! codes, `compare`, `report`, `explain` (image and text) and `list`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_faithbench");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// 3 classes × 3 PNGs of varied sizes (resized to 32×32 by the run), deterministic content.
+fn make_imagenet(root: &Path) {
+    let mut state: u32 = 12345;
+    let mut next = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    };
+    for c in 0..3 {
+        let dir = root.join("val").join(format!("n0000000{c}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for k in 0..3u32 {
+            let (w, h) = (40 + 3 * k, 36 + 2 * c);
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                let n = next();
+                image::Rgb([
+                    (x * 6) as u8 ^ n,
+                    (y * 7) as u8,
+                    n.wrapping_add((c * 60) as u8),
+                ])
+            });
+            img.save(dir.join(format!("ILSVRC2012_val_0000{c}{k}.png")))
+                .unwrap();
+        }
+        // non-image files are ignored, like torchvision does
+        std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Fixture {
+    fn new(extra_run: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        make_imagenet(&dir.path().join("imagenet"));
+        let config = dir.path().join("tiny.toml");
+        write_config(&config, extra_run, "steps = 3");
+        Fixture { dir, config }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn run(&self, out: &str, env: &[(&str, &str)]) -> Output {
+        faithbench(
+            &[
+                "run",
+                self.config.to_str().unwrap(),
+                "--out",
+                self.path(out).to_str().unwrap(),
+                "--quiet",
+            ],
+            env,
+        )
+    }
+}
+
+fn write_config(path: &Path, extra_run: &str, ours_params: &str) {
+    let repo = repo();
+    let text = format!(
+        r#"
+[run]
+name = "tiny"
+batch_size = 2
+eval_batch_size = 7
+gallery = 3
+bootstrap_resamples = 200
+{extra_run}
+
+[model]
+dir = "{model}"
+
+[datasets.val]
+kind = "imagenet_val"
+root = "${{CONFIG_DIR}}/imagenet"
+
+[datasets.seg]
+kind = "imagenet_seg"
+path = "{seg}"
+
+[[explainers]]
+label = "Ours-H"
+method = "ours_h"
+{ours_params}
+
+[[explainers]]
+method = "rollout"
+
+[[evaluators]]
+kind = "perturbation"
+dataset = "val"
+mode = "positive"
+
+[[evaluators]]
+kind = "perturbation"
+dataset = "val"
+mode = "negative"
+
+[[evaluators]]
+kind = "segmentation"
+dataset = "seg"
+"#,
+        model = repo.join("fixtures/models/timm_vit_cls").display(),
+        seg = repo.join("fixtures/data/gtsegs_small.mat").display(),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+fn faithbench(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("FAITHBENCH_FAIL_AFTER");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run faithbench")
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_writes_every_output_with_expected_summary_rows() {
+    let f = Fixture::new("");
+    let o = f.run("out", &[]);
+    ok(&o);
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "--quiet prints nothing"
+    );
+    let out = f.path("out");
+    for p in [
+        "resolved_config.json",
+        "manifest.json",
+        "summary.csv",
+        "summary.md",
+        "plots/perturbation_positive_predicted.png",
+        "plots/perturbation_positive_predicted.svg",
+        "plots/perturbation_negative_predicted.png",
+        "plots/perturbation_negative_predicted.svg",
+        "plots/segmentation_miou.png",
+        "gallery/index.html",
+        "gallery/val/00000__Ours-H__predicted.png",
+        "gallery/val/00002__rollout__predicted.png",
+        "gallery/seg/00002__Ours-H__predicted.png",
+        "records/segmentation__rollout.jsonl",
+    ] {
+        assert!(out.join(p).is_file(), "missing {p}");
+    }
+    assert!(!out
+        .join("gallery/val/00003__Ours-H__predicted.png")
+        .exists());
+    let mut records = 0;
+    for e in [
+        "perturbation_positive_predicted",
+        "perturbation_negative_predicted",
+        "segmentation",
+    ] {
+        for x in ["Ours-H", "rollout"] {
+            let text =
+                std::fs::read_to_string(out.join(format!("records/{e}__{x}.jsonl"))).unwrap();
+            let want = if e == "segmentation" { 4 } else { 9 };
+            assert_eq!(text.lines().count(), want, "{e}__{x}");
+            records += want;
+        }
+    }
+    // 2 maps per sample and explainer pair (the two perturbation tests share the predicted-class maps)
+    let cached = std::fs::read_dir(out.join("cache")).unwrap().count();
+    assert_eq!(cached, 2 * (9 + 4));
+
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("evaluator,explainer,metric,value,ci_low,ci_high,n")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // perturbation: auc + clean_accuracy + 9 levels, × 2 tests × 2 explainers; segmentation: 4 × 2
+    assert_eq!(rows.len(), 11 * 2 * 2 + 4 * 2, "{csv}");
+    for (e, n) in [
+        ("perturbation_positive_predicted", "9"),
+        ("perturbation_negative_predicted", "9"),
+    ] {
+        for x in ["Ours-H", "rollout"] {
+            for m in ["auc", "clean_accuracy", "accuracy@0.1", "accuracy@0.9"] {
+                let r = rows
+                    .iter()
+                    .find(|r| r[0] == e && r[1] == x && r[2] == m)
+                    .unwrap_or_else(|| panic!("no row {e} {x} {m}"));
+                assert_eq!(r[6], n);
+                let (v, lo, hi): (f64, f64, f64) = (
+                    r[3].parse().unwrap(),
+                    r[4].parse().unwrap(),
+                    r[5].parse().unwrap(),
+                );
+                assert!(
+                    lo <= v + 1e-9 && v <= hi + 1e-9 && (0.0..=1.0).contains(&v),
+                    "{r:?}"
+                );
+            }
+        }
+    }
+    for x in ["Ours-H", "rollout"] {
+        for m in ["pixel_accuracy", "miou", "map", "mf1"] {
+            assert!(
+                rows.iter()
+                    .any(|r| r[0] == "segmentation" && r[1] == x && r[2] == m && r[6] == "4"),
+                "segmentation {x} {m}"
+            );
+        }
+    }
+    // clean accuracy does not depend on the explainer
+    let clean: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[2] == "clean_accuracy")
+        .map(|r| r[3])
+        .collect();
+    assert!(clean.windows(2).all(|w| w[0] == w[1]), "{clean:?}");
+
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("### segmentation") && md.contains("| Ours-H |"),
+        "{md}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["status"], "complete");
+    assert_eq!(manifest["records_written"], records);
+    assert_eq!(manifest["samples_processed"], 13);
+    assert!(manifest["stage_seconds"]["explain"].is_number());
+    assert!(manifest["images_per_second"].as_f64().unwrap() > 0.0);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("resolved_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(plan["config_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        plan["plan"]["explainers"][0]["method"]["start_layer"], 3,
+        "resolved default"
+    );
+    assert_eq!(plan["plan"]["explainers"][0]["method"]["steps"], 3);
+    assert_eq!(plan["plan"]["explainers"][1]["method"]["start_layer"], 1);
+
+    // a second run of the same plan resumes with nothing to do and the same summary
+    ok(&f.run("out", &[]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.csv")).unwrap(),
+        csv
+    );
+    let m2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m2["records_written"], 0);
+    assert_eq!(m2["samples_skipped_as_done"], 13);
+
+    // `report` rebuilds the same summary from the records
+    std::fs::remove_file(out.join("summary.csv")).unwrap();
+    ok(&faithbench(&["report", out.to_str().unwrap()], &[]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.csv")).unwrap(),
+        csv
+    );
+
+    // compare a run with itself: zero differences
+    let o = faithbench(
+        &["compare", out.to_str().unwrap(), out.to_str().unwrap()],
+        &[],
+    );
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("| Ours-H | auc |") && text.contains("+0.0000"),
+        "{text}"
+    );
+    assert!(text.contains("| rollout | miou |"), "{text}");
+}
+
+#[test]
+fn killed_runs_resume_to_a_byte_identical_summary() {
+    let f = Fixture::new("");
+    ok(&f.run("full", &[]));
+    let want_csv = std::fs::read(f.path("full/summary.csv")).unwrap();
+    let want_md = std::fs::read(f.path("full/summary.md")).unwrap();
+    // kill points: inside the first segmentation chunk, between explainers, late in perturbation
+    for (i, n) in [1usize, 5, 19, 33].into_iter().enumerate() {
+        let name = format!("killed{i}");
+        let o = f.run(&name, &[("FAITHBENCH_FAIL_AFTER", &n.to_string())]);
+        assert_eq!(o.status.code(), Some(75), "kill after {n}: {}", stderr(&o));
+        assert!(!f.path(&format!("{name}/summary.csv")).exists());
+        // also simulate a kill in the middle of writing a line
+        let partial = f.path(&format!(
+            "{name}/records/perturbation_negative_predicted__rollout.jsonl"
+        ));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&partial)
+            .unwrap();
+        file.write_all(br#"{"sample_id":"n00000002/ILSVRC2012_val_000020.png","label":2,"expl"#)
+            .unwrap();
+        drop(file);
+        ok(&f.run(&name, &[]));
+        assert_eq!(
+            std::fs::read(f.path(&format!("{name}/summary.csv"))).unwrap(),
+            want_csv,
+            "summary.csv after a kill at record {n}"
+        );
+        assert_eq!(
+            std::fs::read(f.path(&format!("{name}/summary.md"))).unwrap(),
+            want_md,
+            "summary.md after a kill at record {n}"
+        );
+        let text = std::fs::read_to_string(&partial).unwrap();
+        assert!(text.ends_with('\n') && text.lines().count() == 9, "{text}");
+    }
+}
+
+#[test]
+fn unknown_config_key_is_an_error_naming_key_and_file() {
+    let f = Fixture::new("batchsize = 4");
+    let o = f.run("out", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("tiny.toml") && e.contains("`batchsize`"), "{e}");
+    assert!(
+        !f.path("out").exists(),
+        "nothing is written for a bad config"
+    );
+
+    // inside an explainer table (the method's own parameters)
+    write_config(&f.config, "", "steps = 3\nstart_layr = 1");
+    let o = f.run("out", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("tiny.toml") && e.contains("`start_layr`"), "{e}");
+
+    // an unset variable is named
+    write_config(
+        &f.config,
+        "out_dir = \"${FB_TEST_UNSET_VAR}/x\"",
+        "steps = 3",
+    );
+    let o = faithbench(&["run", f.config.to_str().unwrap(), "-q"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("FB_TEST_UNSET_VAR") && e.contains("run.out_dir"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_run_folder_of_another_plan_is_refused_unless_fresh() {
+    let f = Fixture::new("");
+    ok(&f.run("out", &[]));
+    let before = std::fs::read(f.path("out/summary.csv")).unwrap();
+    write_config(&f.config, "", "steps = 4");
+    let o = f.run("out", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("different plan") && e.contains("--fresh"), "{e}");
+    assert_eq!(std::fs::read(f.path("out/summary.csv")).unwrap(), before);
+    let o = faithbench(
+        &[
+            "run",
+            f.config.to_str().unwrap(),
+            "--out",
+            f.path("out").to_str().unwrap(),
+            "--fresh",
+            "-q",
+        ],
+        &[],
+    );
+    ok(&o);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("out/manifest.json")).unwrap())
+            .unwrap();
+    // rollout maps come from the cache (unchanged key), Ours-H maps are new (steps changed)
+    assert_eq!(m["cache_hits"], 13);
+    assert_eq!(m["records_written"], 44);
+}
+
+#[test]
+fn check_exit_codes() {
+    let f = Fixture::new("");
+    ok(&f.run("out", &[]));
+    let base = f.path("out/summary.csv");
+    let b = base.to_str().unwrap();
+    let o = faithbench(&["check", "--baseline", b, b], &[]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
+
+    // move one score by 0.05
+    let csv = std::fs::read_to_string(&base).unwrap();
+    let moved: String = csv
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            if c[0] == "segmentation" && c[1] == "rollout" && c[2] == "miou" {
+                let v: f64 = c[3].parse().unwrap();
+                format!(
+                    "{},{},{},{:.6},{},{},{}",
+                    c[0],
+                    c[1],
+                    c[2],
+                    v + 0.05,
+                    c[4],
+                    c[5],
+                    c[6]
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let cand = f.path("moved.csv");
+    std::fs::write(&cand, moved).unwrap();
+    let c = cand.to_str().unwrap();
+    let o = faithbench(&["check", "--baseline", b, c], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL"));
+    // a looser tolerance for that metric passes
+    ok(&faithbench(
+        &["check", "--baseline", b, c, "--tol", "miou=0.1"],
+        &[],
+    ));
+    ok(&faithbench(
+        &["check", "--baseline", b, c, "--tol-abs", "0.06"],
+        &[],
+    ));
+    // bad input
+    let o = faithbench(&["check", "--baseline", "/no/such/summary.csv", c], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/no/such/summary.csv"));
+    let o = faithbench(&["check", "--baseline", b, c, "--tol", "miou"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::write(f.path("bad.csv"), "evaluator,explainer\nx,y\n").unwrap();
+    let o = faithbench(
+        &[
+            "check",
+            "--baseline",
+            b,
+            f.path("bad.csv").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.csv"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_image_and_text_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo();
+    let img = dir.path().join("x.png");
+    image::RgbImage::from_fn(50, 40, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 6) as u8, 90])
+    })
+    .save(&img)
+    .unwrap();
+    let out = dir.path().join("expl");
+    let o = faithbench(
+        &[
+            "explain",
+            "--model",
+            repo.join("fixtures/models/timm_vit_cls").to_str().unwrap(),
+            "--image",
+            img.to_str().unwrap(),
+            "--method",
+            "ours_t",
+            "--param",
+            "steps=3",
+            "--class",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&o);
+    let npy = std::fs::read(out.join("ours_t.npy")).unwrap();
+    assert!(String::from_utf8_lossy(&npy[..80]).contains("'shape': (4, 4)"));
+    assert!(out.join("ours_t_overlay.png").is_file());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ours_t.json")).unwrap()).unwrap();
+    assert_eq!(j["explained_class"], 4);
+    assert_eq!(j["method"]["start_layer"], 3);
+
+    let o = faithbench(
+        &[
+            "explain",
+            "--model",
+            repo.join("fixtures/models/hf_bert").to_str().unwrap(),
+            "--text",
+            "the movie was great",
+            "--method",
+            "ours_h",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&o);
+    let html = std::fs::read_to_string(out.join("ours_h_tokens.html")).unwrap();
+    assert!(html.contains("movie") || html.contains("[UNK]"), "{html}");
+
+    // bad parameter: names it
+    let o = faithbench(
+        &[
+            "explain",
+            "--model",
+            repo.join("fixtures/models/timm_vit_cls").to_str().unwrap(),
+            "--image",
+            img.to_str().unwrap(),
+            "--method",
+            "rollout",
+            "--param",
+            "stat_layer=1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("stat_layer"), "{}", stderr(&o));
+
+    let o = faithbench(&["list"], &[]);
+    ok(&o);
+    let l = String::from_utf8_lossy(&o.stdout);
+    assert!(l.contains("ours_h") && l.contains("segmentation") && l.contains("vit_b16"));
+}
+
+#[test]
+fn limit_flag_caps_every_dataset() {
+    let f = Fixture::new("");
+    let o = faithbench(
+        &[
+            "run",
+            f.config.to_str().unwrap(),
+            "--out",
+            f.path("out").to_str().unwrap(),
+            "--limit",
+            "2",
+            "-q",
+        ],
+        &[],
+    );
+    ok(&o);
+    for rec in ["segmentation__Ours-H", "perturbation_negative_predicted__rollout"] {
+        let text =
+            std::fs::read_to_string(f.path(&format!("out/records/{rec}.jsonl"))).unwrap();
+        assert_eq!(text.lines().count(), 2, "{rec}");
+    }
+    let csv = std::fs::read_to_string(f.path("out/summary.csv")).unwrap();
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",2")), "{csv}");
+}
+
+/// The CI regression check: the shipped demo config reproduces the committed baseline
+/// `results/demo/summary.csv` within `faithbench check`'s default tolerances.
+#[test]
+fn demo_config_reproduces_the_committed_baseline() {
+    let repo = repo();
+    let baseline = repo.join("results/demo/summary.csv");
+    if !baseline.exists() {
+        eprintln!("no {} — skipped", baseline.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = Command::new(BIN)
+        .current_dir(&repo)
+        .env_remove("FAITHBENCH_FAIL_AFTER")
+        .args(["run", "configs/demo.toml", "--out", out.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let o = faithbench(
+        &[
+            "check",
+            "--baseline",
+            baseline.to_str().unwrap(),
+            out.join("summary.csv").to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&o);
+}

@@ -1,0 +1,258 @@
+//! faithbench-train: the reproducible recipes behind the models shipped with faithbench's
+//! ground-truth benchmark (`faithbench-shapes`, see `faithbench_data::synthetic`).
+//!
+//! * [`write_shapes_dataset`] writes the evaluation split in the real formats' folder layout
+//!   (ImageNet `val/<class>/<file>.png`) plus mask PNGs (converted to the `gtsegs_ijcv.mat`
+//!   layout by `scripts/make_shapes_mat.py`).
+//! * [`train_shapes_vit`] trains a small ViT with AdamW on freshly generated samples (a seed
+//!   disjoint from the evaluation split), evaluates on the evaluation split, and saves a
+//!   timm-layout checkpoint loaded by the same code as users' checkpoints.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use faithbench_data::synthetic::{generate, CLASSES};
+use faithbench_models::preprocess::{raw_batch, Normalization};
+use faithbench_models::save::save_vit_timm;
+use faithbench_models::vit::{Pool, VisionTransformer, VitConfig};
+use serde::{Deserialize, Serialize};
+
+/// Errors of the training recipes.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Writing a file failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// What happened.
+        reason: String,
+    },
+    /// The model layer failed.
+    #[error(transparent)]
+    Model(#[from] faithbench_models::ModelError),
+    /// Training ended below the required accuracy.
+    #[error("test accuracy {accuracy:.4} is below the required {required:.2}")]
+    TooInaccurate {
+        /// Achieved.
+        accuracy: f64,
+        /// Required.
+        required: f64,
+    },
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// Seed of the shipped evaluation split (`datasets/shapes`).
+pub const EVAL_SEED: u64 = 0;
+/// Seed of the training stream (disjoint from the evaluation split).
+pub const TRAIN_SEED: u64 = 1;
+/// Image side of faithbench-shapes.
+pub const IMAGE_SIZE: u32 = 64;
+
+/// Folder name of class `i` (sorted order = label order, as torchvision's ImageFolder needs).
+pub fn class_dir(i: usize) -> String {
+    format!("{i}_{}", CLASSES[i])
+}
+
+/// File id of evaluation sample `i`.
+pub fn sample_file(i: usize) -> String {
+    format!("shapes_{i:05}.png")
+}
+
+/// Writes evaluation samples `0..n` as `out/val/<class>/<file>.png` and `out/masks/<file>.png`
+/// (mask 0/255), plus `out/classes.txt`.
+pub fn write_shapes_dataset(out: &Path, n: usize) -> Result<()> {
+    let io = |path: &Path, reason: String| TrainError::Io { path: path.to_path_buf(), reason };
+    for c in 0..CLASSES.len() {
+        let d = out.join("val").join(class_dir(c));
+        std::fs::create_dir_all(&d).map_err(|e| io(&d, e.to_string()))?;
+    }
+    let md = out.join("masks");
+    std::fs::create_dir_all(&md).map_err(|e| io(&md, e.to_string()))?;
+    for i in 0..n {
+        let s = generate(EVAL_SEED, i as u64, IMAGE_SIZE);
+        let p = out.join("val").join(class_dir(s.label)).join(sample_file(i));
+        s.image.save(&p).map_err(|e| io(&p, e.to_string()))?;
+        let mask = image::GrayImage::from_raw(IMAGE_SIZE, IMAGE_SIZE, s.mask.iter().map(|&m| m * 255).collect())
+            .ok_or_else(|| io(&md, "mask buffer size".into()))?;
+        let mp = md.join(sample_file(i));
+        mask.save(&mp).map_err(|e| io(&mp, e.to_string()))?;
+    }
+    let cp = out.join("classes.txt");
+    let text: String = (0..CLASSES.len()).map(|c| class_dir(c) + "\n").collect();
+    std::fs::write(&cp, text).map_err(|e| io(&cp, e.to_string()))
+}
+
+/// Hyper-parameters of [`train_shapes_vit`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShapesTrainConfig {
+    /// Pooling of the trained ViT.
+    pub pool: Pool,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Peak learning rate (linear warm-up, cosine decay).
+    pub lr: f64,
+    /// Warm-up steps.
+    pub warmup: usize,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Evaluation samples (indices `0..n` of the evaluation split).
+    pub eval_samples: usize,
+    /// Required test accuracy; below it the recipe fails.
+    pub min_accuracy: f64,
+    /// Initialisation seed.
+    pub seed: u64,
+}
+
+impl ShapesTrainConfig {
+    /// The shipped recipe.
+    pub fn shipped(pool: Pool) -> Self {
+        Self {
+            pool,
+            steps: 2000,
+            batch_size: 64,
+            lr: 1e-3,
+            warmup: 100,
+            weight_decay: 0.05,
+            eval_samples: 500,
+            min_accuracy: 0.95,
+            seed: 0,
+        }
+    }
+}
+
+/// The model shape of faithbench-shapes: 64×64, patch 8 (an 8×8 grid), width 64, 4 blocks, 4 heads.
+pub fn shapes_vit_config(pool: Pool) -> VitConfig {
+    VitConfig {
+        image_size: IMAGE_SIZE as usize,
+        patch_size: 8,
+        hidden: 64,
+        depth: 4,
+        heads: 4,
+        mlp_hidden: 128,
+        num_classes: CLASSES.len(),
+        qkv_bias: true,
+        ln_eps: 1e-6,
+        pool,
+        normalization: Normalization::Half,
+    }
+}
+
+/// One training/evaluation log line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Step.
+    pub step: usize,
+    /// Mean training loss since the last line.
+    pub loss: f64,
+    /// Learning rate.
+    pub lr: f64,
+    /// Seconds since start.
+    pub seconds: f64,
+}
+
+/// What training produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// The recipe.
+    pub config: ShapesTrainConfig,
+    /// Loss log.
+    pub log: Vec<LogLine>,
+    /// Accuracy on the evaluation split.
+    pub test_accuracy: f64,
+    /// Evaluation samples.
+    pub test_samples: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+fn batch(seed: u64, start: u64, n: usize, norm: Normalization, device: &Device) -> Result<(Tensor<4>, Vec<usize>)> {
+    let samples: Vec<_> = (0..n as u64).map(|i| generate(seed, start + i, IMAGE_SIZE)).collect();
+    let images: Vec<image::RgbImage> = samples.iter().map(|s| s.image.clone()).collect();
+    let raw = raw_batch(&images, device)?;
+    Ok((norm.apply(raw), samples.iter().map(|s| s.label).collect()))
+}
+
+/// Accuracy of a model on evaluation samples `0..n`.
+pub fn evaluate(model: &VisionTransformer, n: usize, device: &Device) -> Result<f64> {
+    let mut correct = 0usize;
+    let norm = model.config.normalization;
+    for start in (0..n).step_by(100) {
+        let m = 100.min(n - start);
+        let (x, labels) = batch(EVAL_SEED, start as u64, m, norm, device)?;
+        let logits = model.forward(x).inner().into_data().convert::<f32>();
+        let v = logits.try_into_vec::<f32>().unwrap_or_default();
+        let c = model.config.num_classes;
+        for (i, &y) in labels.iter().enumerate() {
+            let row = &v[i * c..(i + 1) * c];
+            let pred = (0..c).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+            correct += usize::from(pred == y);
+        }
+    }
+    Ok(correct as f64 / n as f64)
+}
+
+/// Trains a shapes ViT, saves it to `out` (model.safetensors, faithbench.json, train_report.json).
+pub fn train_shapes_vit(cfg: &ShapesTrainConfig, out: &Path, mut progress: impl FnMut(&LogLine)) -> Result<TrainReport> {
+    let device = faithbench_models::autodiff_device();
+    device.seed(cfg.seed);
+    let vit = shapes_vit_config(cfg.pool);
+    let mut model = vit.init(&device);
+    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let t0 = Instant::now();
+    let mut log = Vec::new();
+    let mut acc_loss = 0.0;
+    let mut acc_n = 0usize;
+    for step in 0..cfg.steps {
+        let lr = if step < cfg.warmup {
+            cfg.lr * (step + 1) as f64 / cfg.warmup as f64
+        } else {
+            let t = (step - cfg.warmup) as f64 / (cfg.steps - cfg.warmup).max(1) as f64;
+            cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+        };
+        let (x, labels) = batch(TRAIN_SEED, (step * cfg.batch_size) as u64, cfg.batch_size, vit.normalization, &device)?;
+        let targets = Tensor::<1, Int>::from_data(
+            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
+            &device,
+        );
+        let logits = model.forward(x);
+        let loss = loss_fn.forward(logits, targets);
+        acc_loss += loss.clone().inner().into_scalar::<f32>() as f64;
+        acc_n += 1;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        if (step + 1) % 50 == 0 || step + 1 == cfg.steps {
+            let line = LogLine { step: step + 1, loss: acc_loss / acc_n as f64, lr, seconds: t0.elapsed().as_secs_f64() };
+            progress(&line);
+            log.push(line);
+            acc_loss = 0.0;
+            acc_n = 0;
+        }
+    }
+    let model = model.no_grad();
+    let test_accuracy = evaluate(&model, cfg.eval_samples, &device)?;
+    let report = TrainReport {
+        config: cfg.clone(),
+        log,
+        test_accuracy,
+        test_samples: cfg.eval_samples,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    save_vit_timm(&model, out)?;
+    let rp = out.join("train_report.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| TrainError::Io { path: rp.clone(), reason: e.to_string() })?;
+    std::fs::write(&rp, text + "\n").map_err(|e| TrainError::Io { path: rp.clone(), reason: e.to_string() })?;
+    if test_accuracy < cfg.min_accuracy {
+        return Err(TrainError::TooInaccurate { accuracy: test_accuracy, required: cfg.min_accuracy });
+    }
+    Ok(report)
+}
