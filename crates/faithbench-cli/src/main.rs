@@ -66,6 +66,28 @@ enum Command {
     Explain(ExplainArgs),
     /// List methods (with parameters and defaults), evaluators, datasets and model presets.
     List,
+    /// Write the faithbench-shapes evaluation split (ImageNet folder layout + mask PNGs).
+    Synth {
+        /// Output folder (the shipped copy is datasets/shapes).
+        #[arg(long, default_value = "datasets/shapes")]
+        out: PathBuf,
+        /// Number of samples (indices 0..n of the evaluation seed).
+        #[arg(long, default_value_t = 250)]
+        n: usize,
+    },
+    /// Train the shipped faithbench-shapes ViTs (CLS and global-pooling) from scratch; fails if
+    /// the test accuracy is below 95 %.
+    TrainShapes {
+        /// Output folder; models go to OUT/shapes_vit_cls and OUT/shapes_vit_gap.
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+        /// Override the number of optimiser steps (default: the shipped recipe).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Train only this pooling (`cls` or `avg`).
+        #[arg(long)]
+        pool: Option<String>,
+    },
 }
 
 const RUN_HELP: &str = "Run a benchmark config: explain, evaluate, summarise.
@@ -310,5 +332,53 @@ fn main() -> ExitCode {
             print!("{}", list::listing());
             ExitCode::SUCCESS
         }
+        Command::Synth { out, n } => match faithbench_train::write_shapes_dataset(&out, n) {
+            Ok(()) => {
+                println!("wrote {n} samples to {}", out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                print_error(&anyhow::Error::new(e));
+                ExitCode::from(1)
+            }
+        },
+        Command::TrainShapes { out, steps, pool } => train_shapes(&out, steps, pool.as_deref()),
     }
+}
+
+fn train_shapes(out: &std::path::Path, steps: Option<usize>, pool: Option<&str>) -> ExitCode {
+    use faithbench_models::vit::Pool;
+    let pools: Vec<(Pool, &str)> = match pool {
+        None => vec![(Pool::Cls, "shapes_vit_cls"), (Pool::Avg, "shapes_vit_gap")],
+        Some("cls") => vec![(Pool::Cls, "shapes_vit_cls")],
+        Some("avg") => vec![(Pool::Avg, "shapes_vit_gap")],
+        Some(other) => {
+            eprintln!("error: --pool must be `cls` or `avg`, got `{other}`");
+            return ExitCode::from(2);
+        }
+    };
+    for (p, name) in pools {
+        let mut cfg = faithbench_train::ShapesTrainConfig::shipped(p);
+        if let Some(s) = steps {
+            cfg.steps = s;
+        }
+        let dir = out.join(name);
+        let res = faithbench_train::train_shapes_vit(&cfg, &dir, |l| {
+            eprintln!("{name}: step {:>5}  loss {:.4}  lr {:.2e}  {:.0} s", l.step, l.loss, l.lr, l.seconds)
+        });
+        match res {
+            Ok(r) => println!(
+                "{name}: test accuracy {:.2} % on {} samples ({:.0} s) -> {}",
+                100.0 * r.test_accuracy,
+                r.test_samples,
+                r.seconds,
+                dir.display()
+            ),
+            Err(e) => {
+                print_error(&anyhow::Error::new(e));
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
