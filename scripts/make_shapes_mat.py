@@ -22,7 +22,7 @@ from PIL import Image
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "fixtures"))
-from make_gtsegs_fixture import matlab_header, matlab_name  # noqa: E402
+from make_gtsegs_fixture import write_gtsegs_mat  # noqa: E402
 
 DATA = os.path.join(ROOT, "datasets", "shapes")
 OUT = os.path.join(DATA, "gtsegs_shapes.mat")
@@ -31,36 +31,13 @@ OUT = os.path.join(DATA, "gtsegs_shapes.mat")
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     by_name = {os.path.basename(p): p for p in glob.glob(os.path.join(DATA, "val", "*", "*.png"))}
-    counter = [0]
-
-    def name():
-        s = matlab_name(counter[0])
-        counter[0] += 1
-        return s
-
-    with h5py.File(OUT, "w", userblock_size=512, libver="earliest") as f:
-        refs = f.create_group("#refs#")
-        value = f.create_group("value")
-        value.attrs["MATLAB_class"] = np.bytes_("struct")
-        img_refs = value.create_dataset("img", (n, 1), dtype=h5py.ref_dtype)
-        gt_refs = value.create_dataset("gt", (n, 1), dtype=h5py.ref_dtype)
-        for d in (img_refs, gt_refs):
-            d.attrs["MATLAB_class"] = np.bytes_("cell")
-        for i in range(n):
-            fname = f"shapes_{i:05d}.png"
-            img = np.asarray(Image.open(by_name[fname]).convert("RGB"))
-            mask = (np.asarray(Image.open(os.path.join(DATA, "masks", fname))) > 127).astype(np.uint8)
-            d_img = refs.create_dataset(name(), data=img.transpose(2, 1, 0), compression="gzip", chunks=True)
-            d_img.attrs["MATLAB_class"] = np.bytes_("uint8")
-            d_mask = refs.create_dataset(name(), data=mask.transpose(1, 0), compression="gzip", chunks=True)
-            d_mask.attrs["MATLAB_class"] = np.bytes_("uint8")
-            cell = refs.create_dataset(name(), (1, 1), dtype=h5py.ref_dtype)
-            cell.attrs["MATLAB_class"] = np.bytes_("cell")
-            cell[0, 0] = d_mask.ref
-            img_refs[i, 0] = d_img.ref
-            gt_refs[i, 0] = cell.ref
-    with open(OUT, "r+b") as fh:
-        fh.write(matlab_header())
+    pairs = []
+    for i in range(n):
+        fname = f"shapes_{i:05d}.png"
+        img = np.asarray(Image.open(by_name[fname]).convert("RGB"))
+        mask = (np.asarray(Image.open(os.path.join(DATA, "masks", fname))) > 127).astype(np.uint8)
+        pairs.append((img, mask))
+    write_gtsegs_mat(OUT, pairs)
     with h5py.File(OUT, "r") as f:  # read back as the reference loader does
         assert len(f["/value/img"]) == n
         img = np.array(f[f["/value/img"][0, 0]]).transpose((2, 1, 0))

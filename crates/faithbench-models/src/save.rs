@@ -84,24 +84,7 @@ pub fn save_vit_timm(model: &VisionTransformer, dir: &Path) -> Result<()> {
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let (mean, std) = c.normalization.mean_std();
-    let spec = ModelSpec::Vit {
-        layout: Layout::Timm,
-        config: VitSpec {
-            image_size: c.image_size,
-            patch_size: c.patch_size,
-            hidden: c.hidden,
-            depth: c.depth,
-            heads: c.heads,
-            mlp_hidden: c.mlp_hidden,
-            num_classes: c.num_classes,
-            qkv_bias: c.qkv_bias,
-            ln_eps: c.ln_eps,
-            pool: c.pool,
-            norm_mean: mean,
-            norm_std: std,
-        },
-    };
+    let spec = ModelSpec::Vit { layout: Layout::Timm, config: VitSpec::from(c) };
     let spec_path = dir.join("faithbench.json");
     let text = serde_json::to_string_pretty(&spec).map_err(|e| ModelError::Config {
         path: spec_path.clone(),
