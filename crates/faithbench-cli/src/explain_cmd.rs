@@ -232,7 +232,7 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             }
             let up = upsample_bilinear(&row, grid, grid, patch)?;
             let norm = min_max_normalise(&up).unwrap_or_else(|_| vec![0.0; up.len()]);
-            let overlay = heatmap_overlay(&img, &norm)?;
+            let overlay = crate::gallery::upscale(heatmap_overlay(&img, &norm)?);
             let p = req.out.join(format!("{stem}_overlay.png"));
             overlay
                 .save(&p)

@@ -49,7 +49,7 @@ fn mask_image(mask: &[bool], size: u32) -> RgbImage {
 
 /// Small inputs (the 64 px shipped benchmark) are enlarged (nearest neighbour) to at least
 /// 192 px so that overlays and captions stay readable; 224 px ImageNet images are kept as is.
-fn upscale(img: RgbImage) -> RgbImage {
+pub(crate) fn upscale(img: RgbImage) -> RgbImage {
     let f = (192 + img.width() - 1) / img.width().max(1);
     if f <= 1 {
         return img;
