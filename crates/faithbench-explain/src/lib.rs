@@ -39,6 +39,7 @@ pub mod common;
 pub mod generic_attention;
 pub mod partial_lrp;
 pub mod precomputed;
+pub mod presets;
 pub mod random;
 pub mod raw_attention;
 pub mod rollout;
