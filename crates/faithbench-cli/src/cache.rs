@@ -2,8 +2,8 @@
 //!
 //! `key` = sha256 of the canonical JSON of: the weights' sha256, the model description
 //! (architecture, layout, normalisation), the explainer's name and resolved parameters, the
-//! dataset kind and preprocessing (resize mode, input size), the explained class and the sample
-//! id. Anything that changes a map changes its key, so a hit is always valid. Files are written
+//! dataset kind and preprocessing (images: resize mode, input size; text: the tokenizer's sha256
+//! and the word-piece budget), the explained class and the sample id. Anything that changes a map changes its key, so a hit is always valid. Files are written
 //! atomically (temporary file + rename); an unreadable cache file counts as a miss and is
 //! rewritten.
 
@@ -33,8 +33,14 @@ struct KeyParts<'a> {
     explainer: &'a str,
     params: &'a faithbench_explain::MethodConfig,
     dataset_kind: &'a str,
-    resize: faithbench_models::preprocess::ResizeMode,
-    image_size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resize: Option<faithbench_models::preprocess::ResizeMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokenizer_sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_length: Option<usize>,
     class: usize,
     sample_id: &'a str,
 }
@@ -70,6 +76,8 @@ impl Cache {
             dataset_kind: &dataset.kind,
             resize: dataset.resize,
             image_size: dataset.image_size,
+            tokenizer_sha256: model.tokenizer_sha256.as_deref(),
+            max_length: dataset.text.as_ref().map(|t| t.max_length),
             class,
             sample_id,
         })

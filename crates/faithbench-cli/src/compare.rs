@@ -6,7 +6,9 @@
 //! * `auc`: paired bootstrap of AUC(A) − AUC(B) (same resampled images for both);
 //! * `clean_accuracy`, `map`, `mf1`: mean paired difference with a bootstrap CI and a sign-flip
 //!   permutation p-value;
-//! * `pixel_accuracy`, `miou`: paired bootstrap of the difference of the micro ratios.
+//! * `pixel_accuracy`, `miou`: paired bootstrap of the difference of the micro ratios;
+//! * text perturbation: `auc` (paired bootstrap of the curves' areas) and `clean_accuracy`;
+//! * ERASER rationales: `token_f1@k` per k (mean paired difference of per-document F1).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -20,10 +22,40 @@ use faithbench_eval::{
     PerturbationRecord, SegmentationRecord,
 };
 
+use faithbench_eval::text_perturbation::TextAucRule;
+
 use crate::plan::{Protocol, ResolvedPlan};
+use crate::records::{EraserLine, TextPerturbationLine};
 use crate::summary::{
     iou_curves, miou_stat, perturbation_records, pix_acc_stat, pix_curves, segmentation_records,
+    text_records,
 };
+use crate::text_summary::text_perturbation_rows;
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Per-document token F1 of the top-k words (0 for a document without evidence and
+/// predictions, which the ERASER macro average would leave out).
+fn doc_token_f1(recs: &[EraserLine], k: usize) -> Result<Vec<f64>> {
+    recs.iter()
+        .map(|r| {
+            let pred: BTreeSet<usize> = faithbench_eval::rationales::top_k_words(&r.word_scores, k)?
+                .into_iter()
+                .collect();
+            let truth: BTreeSet<usize> = r.evidence.iter().flat_map(|&(s, e)| s..e).collect();
+            let inter = pred.intersection(&truth).count() as f64;
+            let p = if pred.is_empty() { 0.0 } else { inter / pred.len() as f64 };
+            let q = if truth.is_empty() { 0.0 } else { inter / truth.len() as f64 };
+            Ok(faithbench_eval::eraser_metrics::f1(p, q))
+        })
+        .collect()
+}
 
 struct Line {
     evaluator: String,
@@ -66,10 +98,12 @@ pub fn compare(run_a: &Path, run_b: &Path) -> Result<String> {
             ));
             continue;
         }
-        for xa in &pa.plan.explainers {
-            let Some(xb) = pb.plan.explainers.iter().find(|x| x.label == xa.label) else {
+        let xbs = pb.explainers_for(eb);
+        for (_, xa) in pa.explainers_for(ea) {
+            let Some((_, xb)) = xbs.iter().find(|(_, x)| x.label == xa.label) else {
                 continue;
             };
+            let xb = *xb;
             let mk =
                 |metric: &str, a: f64, b: f64, diff: ConfidenceInterval, p: Option<f64>| Line {
                     evaluator: ea.name.clone(),
@@ -149,6 +183,85 @@ pub fn compare(run_a: &Path, run_b: &Path) -> Result<String> {
                     lines.push(mk("map", sa.map, sb.map, pc.difference, Some(pc.p_value)));
                     let pc = paired_difference_ci(&f1(&ra), &f1(&rb), &cfg)?;
                     lines.push(mk("mf1", sa.mf1, sb.mf1, pc.difference, Some(pc.p_value)));
+                }
+                (Protocol::TextPerturbation { auc: rule, .. }, Protocol::TextPerturbation { .. }) => {
+                    let (ra, rb) = intersect(
+                        text_records::<TextPerturbationLine>(&pa, run_a, ea, xa)?,
+                        text_records::<TextPerturbationLine>(&pb, run_b, eb, xb)?,
+                        |r: &TextPerturbationLine| r.sample_id.as_str(),
+                    );
+                    if ra.is_empty() {
+                        notes.push(format!("{} × {}: no common samples", ea.name, xa.label));
+                        continue;
+                    }
+                    if ra[0].record.fractions != rb[0].record.fractions {
+                        notes.push(format!(
+                            "{} × {}: fractions differ between A and B; skipped",
+                            ea.name, xa.label
+                        ));
+                        continue;
+                    }
+                    let (rows_a, _) = text_perturbation_rows(&ea.name, &xa.label, &ra, *rule, &cfg)?;
+                    let (rows_b, _) = text_perturbation_rows(&eb.name, &xb.label, &rb, *rule, &cfg)?;
+                    let get = |rows: &[faithbench_report::table::SummaryRow], m: &str| {
+                        rows.iter().find(|r| r.metric == m).map(|r| r.value)
+                    };
+                    let hits = |r: &[TextPerturbationLine]| -> Vec<Vec<f64>> {
+                        r.iter()
+                            .map(|x| x.record.hits.iter().map(|&h| f64::from(u8::from(h))).collect())
+                            .collect()
+                    };
+                    let fr = ra[0].record.fractions.clone();
+                    let stat = |c: &[f64]| -> Result<f64, String> {
+                        let pct: Vec<f64> = c.iter().map(|a| a * 100.0).collect();
+                        let a = faithbench_eval::trapezoid(&fr, &pct).map_err(|e| e.to_string())?;
+                        Ok(match rule {
+                            TextAucRule::Trapezoid => a,
+                            TextAucRule::TrapezoidNormalised => {
+                                a / (fr[fr.len() - 1] - fr[0]) / 100.0
+                            }
+                        })
+                    };
+                    if let (Some(a), Some(b)) = (get(&rows_a, "auc"), get(&rows_b, "auc")) {
+                        let d = paired_curve_statistic_difference(&hits(&ra), &hits(&rb), stat, &cfg)?;
+                        lines.push(mk("auc", a, b, d, None));
+                    }
+                    let clean = |r: &[TextPerturbationLine]| -> Vec<f64> {
+                        r.iter()
+                            .map(|x| f64::from(u8::from(x.clean_pred == x.record.label)))
+                            .collect()
+                    };
+                    let pc = paired_difference_ci(&clean(&ra), &clean(&rb), &cfg)?;
+                    lines.push(mk(
+                        "clean_accuracy",
+                        mean(&clean(&ra)),
+                        mean(&clean(&rb)),
+                        pc.difference,
+                        Some(pc.p_value),
+                    ));
+                }
+                (Protocol::EraserRationales { ks, .. }, Protocol::EraserRationales { .. }) => {
+                    let (ra, rb) = intersect(
+                        text_records::<EraserLine>(&pa, run_a, ea, xa)?,
+                        text_records::<EraserLine>(&pb, run_b, eb, xb)?,
+                        |r: &EraserLine| r.sample_id.as_str(),
+                    );
+                    if ra.is_empty() {
+                        notes.push(format!("{} × {}: no common samples", ea.name, xa.label));
+                        continue;
+                    }
+                    for &k in ks {
+                        let fa = doc_token_f1(&ra, k)?;
+                        let fb = doc_token_f1(&rb, k)?;
+                        let pc = paired_difference_ci(&fa, &fb, &cfg)?;
+                        lines.push(mk(
+                            &crate::text_summary::k_metric("token_f1", k, ks),
+                            mean(&fa),
+                            mean(&fb),
+                            pc.difference,
+                            Some(pc.p_value),
+                        ));
+                    }
                 }
                 _ => unreachable!("protocols checked above"),
             }

@@ -10,6 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use faithbench_data::Split;
+use faithbench_eval::rationales::SpanListing;
+use faithbench_eval::text_perturbation::{FractionPreset, TextAucRule, TextMode};
+use faithbench_eval::word_aggregation::WordAlignment;
 use faithbench_eval::{AucRule, ExplainedClass, PerturbationMode, RemovalValue};
 use faithbench_explain::MethodConfig;
 use faithbench_models::preprocess::{Normalization, ResizeMode};
@@ -82,6 +86,24 @@ fn d_class() -> ExplainedClass {
 fn d_auc() -> AucRule {
     AucRule::Bi2023
 }
+fn d_target() -> ExplainedClass {
+    ExplainedClass::Target
+}
+fn d_max_length() -> usize {
+    512
+}
+fn d_alignment() -> WordAlignment {
+    WordAlignment::Offsets
+}
+fn d_listing() -> SpanListing {
+    SpanListing::Fresh
+}
+fn d_iou() -> f64 {
+    faithbench_eval::eraser_metrics::DEFAULT_IOU_THRESHOLD
+}
+fn d_text_auc() -> TextAucRule {
+    TextAucRule::TrapezoidNormalised
+}
 
 /// A whole config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -90,8 +112,12 @@ pub struct Config {
     /// `[run]`: name, output folder, batching, gallery, statistics.
     #[serde(default)]
     pub run: RunSection,
-    /// `[model]`: which network.
-    pub model: ModelSection,
+    /// `[model]`: the network (named `default`); or use `[models.NAME]` tables.
+    #[serde(default)]
+    pub model: Option<ModelSection>,
+    /// `[models.NAME]`: several named networks (datasets pick one with `model = "NAME"`).
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelSection>,
     /// `[dataset]`: the one dataset (named `default`); or use `[datasets.NAME]` tables.
     #[serde(default)]
     pub dataset: Option<DatasetSection>,
@@ -205,6 +231,9 @@ pub enum DatasetSection {
         /// Resize pipeline (default `squash` = PIL `Resize((S, S))`).
         #[serde(default = "d_resize")]
         resize: ResizeMode,
+        /// Model name (needed when there are several models).
+        #[serde(default)]
+        model: Option<String>,
     },
     /// ImageNet-Segmentation `gtsegs_ijcv.mat` (spec §5.2).
     ImagenetSeg {
@@ -216,26 +245,111 @@ pub enum DatasetSection {
         /// Resize pipeline of the images (default `squash`); masks use PIL NEAREST.
         #[serde(default = "d_resize")]
         resize: ResizeMode,
+        /// Model name (needed when there are several models).
+        #[serde(default)]
+        model: Option<String>,
+    },
+    /// An ERASER dataset folder (Movie Reviews, spec §5.3; or faithbench-planted): `docs/` +
+    /// `{train,val,test}.jsonl`.
+    Eraser {
+        /// The folder holding `docs/` and the split files.
+        root: String,
+        /// One split (`"test"`) or several in order (`["test", "train", "val"]`).
+        split: Splits,
+        /// Word-piece budget incl. `[CLS]`/`[SEP]` (default 512; capped at the model's maximum
+        /// positions). Longer documents are truncated (keeping the final `[SEP]`).
+        #[serde(default = "d_max_length")]
+        max_length: usize,
+        /// Keep only the first `limit` annotations (after concatenating the splits).
+        #[serde(default)]
+        limit: Option<usize>,
+        /// Class names in label order (default `["NEG", "POS"]`, the Movie Reviews classifier's).
+        #[serde(default)]
+        classes: Option<Vec<String>>,
+        /// Model name (needed when there are several models).
+        #[serde(default)]
+        model: Option<String>,
+    },
+    /// The 20 Newsgroups test split exported by `scripts/export_20newsgroups.py` (spec §5.4).
+    Newsgroups {
+        /// The export folder (`newsgroups_test.jsonl`, `newsgroups_sample3000.json`).
+        root: String,
+        /// Evaluate the reference's 3000-document sample in sampling order (default true), or
+        /// all documents in export order.
+        #[serde(default = "d_true")]
+        sample3000: bool,
+        /// Word-piece budget (default 512; capped at the model's maximum positions).
+        #[serde(default = "d_max_length")]
+        max_length: usize,
+        /// Keep only the first `limit` documents.
+        #[serde(default)]
+        limit: Option<usize>,
+        /// Model name (needed when there are several models).
+        #[serde(default)]
+        model: Option<String>,
     },
 }
 
-impl DatasetSection {
-    /// `imagenet_val` / `imagenet_seg`.
-    pub fn kind(&self) -> &'static str {
+/// One ERASER split or several.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Splits {
+    /// `split = "test"`.
+    One(Split),
+    /// `split = ["test", "train", "val"]`.
+    Many(Vec<Split>),
+}
+
+impl Splits {
+    /// The splits in order.
+    pub fn list(&self) -> Vec<Split> {
         match self {
-            DatasetSection::ImagenetVal { .. } => "imagenet_val",
-            DatasetSection::ImagenetSeg { .. } => "imagenet_seg",
+            Splits::One(s) => vec![*s],
+            Splits::Many(v) => v.clone(),
         }
     }
 }
 
-/// `[[explainers]]`: `label` plus every field of [`MethodConfig`] (`method = "..."` and its
-/// parameters).
+impl DatasetSection {
+    /// `imagenet_val` / `imagenet_seg` / `eraser` / `newsgroups`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DatasetSection::ImagenetVal { .. } => "imagenet_val",
+            DatasetSection::ImagenetSeg { .. } => "imagenet_seg",
+            DatasetSection::Eraser { .. } => "eraser",
+            DatasetSection::Newsgroups { .. } => "newsgroups",
+        }
+    }
+
+    /// Whether the dataset holds text (BERT models) rather than images (ViT models).
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            DatasetSection::Eraser { .. } | DatasetSection::Newsgroups { .. }
+        )
+    }
+
+    /// The `model = "NAME"` of the dataset, if given.
+    pub fn model_ref(&self) -> Option<&str> {
+        match self {
+            DatasetSection::ImagenetVal { model, .. }
+            | DatasetSection::ImagenetSeg { model, .. }
+            | DatasetSection::Eraser { model, .. }
+            | DatasetSection::Newsgroups { model, .. } => model.as_deref(),
+        }
+    }
+}
+
+/// `[[explainers]]`: `label`, `model` plus every field of [`MethodConfig`] (`method = "..."` and
+/// its parameters).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExplainerEntry {
     /// Name in tables, plots and file names (default: the method's name).
     #[serde(default)]
     pub label: Option<String>,
+    /// Restrict the explainer to the datasets of this model (default: every model).
+    #[serde(default)]
+    pub model: Option<String>,
     /// The method and its parameters (unknown keys are rejected by the method's own struct).
     #[serde(flatten)]
     pub method: MethodConfig,
@@ -279,6 +393,111 @@ pub enum EvaluatorEntry {
         #[serde(default)]
         dataset: Option<String>,
     },
+    /// ERASER rationale metrics of top-k word rationales (spec §4.4, §4.7): token-F1 and the rest.
+    EraserRationales {
+        /// Name (default `eraser_rationales`).
+        #[serde(default)]
+        name: Option<String>,
+        /// Dataset name (an `eraser` dataset).
+        #[serde(default)]
+        dataset: Option<String>,
+        /// Explained class: `target` (default, the ground truth as in the reference, spec P12)
+        /// or `predicted`.
+        #[serde(default = "d_target")]
+        class: ExplainedClass,
+        /// The k values (default 5, 10, …, 80, the reference's); capped per document at its
+        /// number of words.
+        #[serde(default)]
+        ks: Option<Vec<usize>>,
+        /// Word-piece → word alignment: `offsets` (default, exact) or `reference`.
+        #[serde(default = "d_alignment")]
+        alignment: WordAlignment,
+        /// How the results files list spans: `fresh` (default) or `reference_accumulated`
+        /// (spec P11; the scores are the same).
+        #[serde(default = "d_listing")]
+        listing: SpanListing,
+        /// AOPC bins (default 0.01, 0.05, 0.1, 0.2, 0.5).
+        #[serde(default)]
+        aopc_thresholds: Option<Vec<f64>>,
+        /// IoU threshold of the partial-match F1 (default 0.5).
+        #[serde(default = "d_iou")]
+        iou_threshold: f64,
+        /// How comprehensiveness/sufficiency remove words: `delete` (default; the word pieces
+        /// are dropped from the sequence) or `mask` (`[PAD]` id and attention mask 0).
+        #[serde(default)]
+        removal: TextRemoval,
+        /// Write `eraser/<evaluator>/<explainer>/identifier_results_<k>.jsonl` (default true).
+        #[serde(default = "d_true")]
+        results_files: bool,
+    },
+    /// Token-removal perturbation of a BERT classifier (spec §4.5, §4.6).
+    TextPerturbation {
+        /// Name (default `text_perturbation_<mode>`).
+        #[serde(default)]
+        name: Option<String>,
+        /// Dataset name (an `eraser` or `newsgroups` dataset).
+        #[serde(default)]
+        dataset: Option<String>,
+        /// `positive` (remove most relevant first) or `negative`.
+        mode: TextMode,
+        /// Explained class: `target` (default, spec P12) or `predicted`.
+        #[serde(default = "d_target")]
+        class: ExplainedClass,
+        /// `"movies_reference"`, `"newsgroups_reference"` or a list of fractions.
+        fractions: Fractions,
+        /// `real_tokens` (default) or `padded_to_512` (the 20 Newsgroups script's quirk).
+        #[serde(default)]
+        length_rule: LengthRuleName,
+        /// `trapezoid_normalised` (default: mean accuracy over the fraction range, a fraction)
+        /// or `trapezoid` (`sklearn.metrics.auc` of accuracy in percent).
+        #[serde(default = "d_text_auc")]
+        auc: TextAucRule,
+    },
+}
+
+/// How words are removed for comprehensiveness/sufficiency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextRemoval {
+    /// Drop the word pieces from the sequence (ERASER's "x without r").
+    #[default]
+    Delete,
+    /// Keep the length; removed pieces get the `[PAD]` id and attention mask 0 (as the text
+    /// perturbation test does).
+    Mask,
+}
+
+/// Fractions of a text perturbation test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Fractions {
+    /// A preset name.
+    Preset(FractionPreset),
+    /// Explicit fractions.
+    List(Vec<f64>),
+}
+
+impl Fractions {
+    /// The fractions.
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            Fractions::Preset(p) => p.fractions(),
+            Fractions::List(v) => v.clone(),
+        }
+    }
+}
+
+/// `length_rule` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LengthRuleName {
+    /// `k = int(real tokens · p)`, only real tokens are candidates (Movie Reviews script).
+    #[default]
+    RealTokens,
+    /// Inputs padded to 512, `k = int(512 · p)`, padding positions are candidates (20 Newsgroups
+    /// script).
+    #[serde(rename = "padded_to_512")]
+    PaddedTo512,
 }
 
 impl EvaluatorEntry {
@@ -303,13 +522,29 @@ impl EvaluatorEntry {
             EvaluatorEntry::Segmentation { name, .. } => {
                 name.clone().unwrap_or_else(|| "segmentation".into())
             }
+            EvaluatorEntry::EraserRationales { name, .. } => {
+                name.clone().unwrap_or_else(|| "eraser_rationales".into())
+            }
+            EvaluatorEntry::TextPerturbation { name, mode, .. } => {
+                name.clone().unwrap_or_else(|| {
+                    format!(
+                        "text_perturbation_{}",
+                        match mode {
+                            TextMode::Positive => "positive",
+                            TextMode::Negative => "negative",
+                        }
+                    )
+                })
+            }
         }
     }
 
     fn dataset_ref(&self) -> Option<&str> {
         match self {
             EvaluatorEntry::Perturbation { dataset, .. }
-            | EvaluatorEntry::Segmentation { dataset, .. } => dataset.as_deref(),
+            | EvaluatorEntry::Segmentation { dataset, .. }
+            | EvaluatorEntry::EraserRationales { dataset, .. }
+            | EvaluatorEntry::TextPerturbation { dataset, .. } => dataset.as_deref(),
         }
     }
 }
@@ -363,6 +598,9 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Name of the `[model]` table among the models.
+pub const DEFAULT_MODEL: &str = "default";
+
 /// A parsed, expanded and checked config.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
@@ -372,12 +610,59 @@ pub struct LoadedConfig {
     pub name: String,
     /// Contents with every path expanded.
     pub config: Config,
+    /// Models by name (`[model]` becomes `default`), paths expanded.
+    pub models: BTreeMap<String, ModelSection>,
     /// Datasets by name (`[dataset]` becomes `default`).
     pub datasets: BTreeMap<String, DatasetSection>,
+    /// Model of each dataset.
+    pub dataset_models: BTreeMap<String, String>,
     /// Dataset of each evaluator (same order as `config.evaluators`).
     pub evaluator_datasets: Vec<String>,
     /// Label of each explainer (same order as `config.explainers`).
     pub labels: Vec<String>,
+    /// Models each explainer applies to (same order as `config.explainers`; only models some
+    /// dataset uses).
+    pub explainer_models: Vec<Vec<String>>,
+}
+
+impl LoadedConfig {
+    /// Whether the config names more than one model (then datasets and explainers record theirs
+    /// in the plan).
+    pub fn multi_model(&self) -> bool {
+        self.models.len() > 1
+    }
+}
+
+fn check_model(m: &ModelSection, what: &str) -> Result<(), String> {
+    match (&m.dir, &m.weights) {
+        (Some(_), Some(_)) => {
+            return Err(format!("{what}: give either `dir` or `weights`, not both"))
+        }
+        (None, None) => {
+            return Err(format!(
+                "{what}: give `dir` (a model folder) or `weights` + `preset`"
+            ))
+        }
+        (Some(_), None) if m.preset.is_some() || m.layout.is_some() => {
+            return Err(format!(
+                "{what}: `preset` and `layout` go with `weights`; a model folder describes itself in faithbench.json"
+            ))
+        }
+        (None, Some(_)) if m.preset.is_none() => {
+            return Err(format!(
+                "{what}: `weights` needs a `preset` (vit_b16, vit_l16, vit_mae_b16)"
+            ))
+        }
+        _ => {}
+    }
+    if let Some(p) = &m.preset {
+        if faithbench_models::vit::VitConfig::preset(p).is_none() {
+            return Err(format!(
+                "{what}: unknown preset `{p}` (known: vit_b16, vit_l16, vit_mae_b16)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses a config string (no file access besides none: paths are only expanded).
@@ -413,11 +698,35 @@ pub fn parse_config(
     if let Some(o) = config.run.cache_dir.as_mut() {
         expand("run.cache_dir", o)?;
     }
-    if let Some(d) = config.model.dir.as_mut() {
-        expand("model.dir", d)?;
+    let mut models = config.models.clone();
+    if let Some(m) = &config.model {
+        if models.contains_key(DEFAULT_MODEL) {
+            return Err(invalid(format!(
+                "[model] is the model named `{DEFAULT_MODEL}`; do not also define [models.{DEFAULT_MODEL}]"
+            )));
+        }
+        models.insert(DEFAULT_MODEL.into(), m.clone());
     }
-    if let Some(w) = config.model.weights.as_mut() {
-        expand("model.weights", w)?;
+    for (name, m) in models.iter_mut() {
+        let key = if config.model.is_some() && name == DEFAULT_MODEL {
+            "model".to_string()
+        } else {
+            format!("models.{name}")
+        };
+        if let Some(d) = m.dir.as_mut() {
+            expand(&format!("{key}.dir"), d)?;
+        }
+        if let Some(w) = m.weights.as_mut() {
+            expand(&format!("{key}.weights"), w)?;
+        }
+    }
+    if let Some(m) = config.model.as_mut() {
+        if let Some(d) = m.dir.as_mut() {
+            expand("model.dir", d)?;
+        }
+        if let Some(w) = m.weights.as_mut() {
+            expand("model.weights", w)?;
+        }
     }
     let mut datasets = config.datasets.clone();
     if let Some(d) = &config.dataset {
@@ -446,6 +755,46 @@ pub fn parse_config(
                     )));
                 }
             }
+            DatasetSection::Eraser {
+                root,
+                split,
+                max_length,
+                classes,
+                ..
+            } => {
+                expand(&format!("datasets.{name}.root"), root)?;
+                let list = split.list();
+                if list.is_empty() {
+                    return Err(invalid(format!("datasets.{name}: `split` is empty")));
+                }
+                if (1..list.len()).any(|i| list[..i].contains(&list[i])) {
+                    return Err(invalid(format!(
+                        "datasets.{name}: a split is listed twice"
+                    )));
+                }
+                if *max_length < 2 {
+                    return Err(invalid(format!(
+                        "datasets.{name}: max_length must be at least 2 ([CLS] and [SEP])"
+                    )));
+                }
+                if let Some(c) = classes {
+                    if c.len() < 2 || c.iter().collect::<BTreeSet<_>>().len() != c.len() {
+                        return Err(invalid(format!(
+                            "datasets.{name}: `classes` needs at least two distinct names"
+                        )));
+                    }
+                }
+            }
+            DatasetSection::Newsgroups {
+                root, max_length, ..
+            } => {
+                expand(&format!("datasets.{name}.root"), root)?;
+                if *max_length < 2 {
+                    return Err(invalid(format!(
+                        "datasets.{name}: max_length must be at least 2 ([CLS] and [SEP])"
+                    )));
+                }
+            }
         }
     }
     for (i, e) in config.explainers.iter_mut().enumerate() {
@@ -467,35 +816,18 @@ pub fn parse_config(
     if name.is_empty() {
         return Err(invalid("run.name is empty".into()));
     }
-    match (&config.model.dir, &config.model.weights) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "[model]: give either `dir` or `weights`, not both".into(),
-            ))
-        }
-        (None, None) => {
-            return Err(invalid(
-                "[model]: give `dir` (a model folder) or `weights` + `preset`".into(),
-            ))
-        }
-        (Some(_), None) if config.model.preset.is_some() || config.model.layout.is_some() => {
-            return Err(invalid(
-                "[model]: `preset` and `layout` go with `weights`; a model folder describes itself in faithbench.json".into(),
-            ))
-        }
-        (None, Some(_)) if config.model.preset.is_none() => {
-            return Err(invalid(
-                "[model]: `weights` needs a `preset` (vit_b16, vit_l16, vit_mae_b16)".into(),
-            ))
-        }
-        _ => {}
+    if models.is_empty() {
+        return Err(invalid(
+            "no model: add a [model] table (or [models.NAME] tables)".into(),
+        ));
     }
-    if let Some(p) = &config.model.preset {
-        if faithbench_models::vit::VitConfig::preset(p).is_none() {
-            return Err(invalid(format!(
-                "[model]: unknown preset `{p}` (known: vit_b16, vit_l16, vit_mae_b16)"
-            )));
-        }
+    for (n, m) in &models {
+        let what = if config.model.is_some() && n == DEFAULT_MODEL {
+            "[model]".to_string()
+        } else {
+            format!("[models.{n}]")
+        };
+        check_model(m, &what).map_err(invalid)?;
     }
     if config.run.batch_size == 0 || config.run.eval_batch_size == 0 {
         return Err(invalid(
@@ -526,8 +858,35 @@ pub fn parse_config(
             "no evaluator: add at least one [[evaluators]]".into(),
         ));
     }
+    let known_models = || models.keys().cloned().collect::<Vec<_>>().join(", ");
+    let mut dataset_models = BTreeMap::new();
+    for (dn, d) in &datasets {
+        let m = match d.model_ref() {
+            Some(m) if models.contains_key(m) => m.to_string(),
+            Some(m) => {
+                return Err(invalid(format!(
+                    "datasets.{dn}: unknown model `{m}` (defined: {})",
+                    known_models()
+                )))
+            }
+            None if models.len() == 1 => models.keys().next().cloned().unwrap_or_default(),
+            None => {
+                return Err(invalid(format!(
+                    "datasets.{dn}: several models are defined; say which with `model = \"NAME\"`"
+                )))
+            }
+        };
+        dataset_models.insert(dn.clone(), m);
+    }
+    let used: BTreeSet<&String> = dataset_models.values().collect();
+    if let Some(unused) = models.keys().find(|m| !used.contains(m)) {
+        return Err(invalid(format!(
+            "model `{unused}` is not used by any dataset"
+        )));
+    }
     let mut labels = Vec::new();
-    let mut stems = BTreeSet::new();
+    let mut explainer_models = Vec::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for e in &config.explainers {
         let label = match &e.label {
             Some(l) => l.clone(),
@@ -540,12 +899,25 @@ pub fn parse_config(
         if label.is_empty() {
             return Err(invalid("an explainer has an empty label".into()));
         }
-        if labels.contains(&label) || !stems.insert(crate::util::file_stem(&label)) {
-            return Err(invalid(format!(
-                "two explainers are labelled `{label}` (or labels that map to the same file name); give them distinct `label`s"
-            )));
+        let applies: Vec<String> = match &e.model {
+            Some(m) if models.contains_key(m) => vec![m.clone()],
+            Some(m) => {
+                return Err(invalid(format!(
+                    "explainer `{label}`: unknown model `{m}` (defined: {})",
+                    known_models()
+                )))
+            }
+            None => models.keys().cloned().collect(),
+        };
+        for m in &applies {
+            if !seen.insert((m.clone(), crate::util::file_stem(&label))) {
+                return Err(invalid(format!(
+                    "two explainers are labelled `{label}` (or labels that map to the same file name); give them distinct `label`s"
+                )));
+            }
         }
         labels.push(label);
+        explainer_models.push(applies);
     }
     let mut names = BTreeSet::new();
     let mut evaluator_datasets = Vec::new();
@@ -584,6 +956,49 @@ pub fn parse_config(
                 }
             }
             (EvaluatorEntry::Segmentation { .. }, DatasetSection::ImagenetSeg { .. }) => {}
+            (
+                EvaluatorEntry::EraserRationales {
+                    ks,
+                    aopc_thresholds,
+                    iou_threshold,
+                    ..
+                },
+                DatasetSection::Eraser { .. },
+            ) => {
+                if let Some(k) = ks {
+                    if k.is_empty() || k.contains(&0) {
+                        return Err(invalid(format!(
+                            "evaluator `{n}`: ks must be a non-empty list of positive integers"
+                        )));
+                    }
+                    if (1..k.len()).any(|i| k[..i].contains(&k[i])) {
+                        return Err(invalid(format!("evaluator `{n}`: a k is listed twice")));
+                    }
+                }
+                if let Some(t) = aopc_thresholds {
+                    if t.iter().any(|p| !(0.0..=1.0).contains(p)) {
+                        return Err(invalid(format!(
+                            "evaluator `{n}`: aopc_thresholds must be fractions in [0, 1]"
+                        )));
+                    }
+                }
+                if !(0.0..=1.0).contains(iou_threshold) {
+                    return Err(invalid(format!(
+                        "evaluator `{n}`: iou_threshold must lie in [0, 1]"
+                    )));
+                }
+            }
+            (
+                EvaluatorEntry::TextPerturbation { fractions, .. },
+                DatasetSection::Eraser { .. } | DatasetSection::Newsgroups { .. },
+            ) => {
+                let f = fractions.values();
+                if f.is_empty() || f.iter().any(|p| !(0.0..=1.0).contains(p)) {
+                    return Err(invalid(format!(
+                        "evaluator `{n}`: fractions must be a non-empty list of fractions in [0, 1] (or \"movies_reference\" / \"newsgroups_reference\")"
+                    )));
+                }
+            }
             (EvaluatorEntry::Perturbation { .. }, other) => {
                 return Err(invalid(format!(
                     "evaluator `{n}`: the perturbation test needs class labels; dataset `{ds}` is {} (use imagenet_val)",
@@ -593,6 +1008,18 @@ pub fn parse_config(
             (EvaluatorEntry::Segmentation { .. }, other) => {
                 return Err(invalid(format!(
                     "evaluator `{n}`: the segmentation test needs masks; dataset `{ds}` is {} (use imagenet_seg)",
+                    other.kind()
+                )))
+            }
+            (EvaluatorEntry::EraserRationales { .. }, other) => {
+                return Err(invalid(format!(
+                    "evaluator `{n}`: eraser_rationales needs evidence annotations; dataset `{ds}` is {} (use eraser)",
+                    other.kind()
+                )))
+            }
+            (EvaluatorEntry::TextPerturbation { .. }, other) => {
+                return Err(invalid(format!(
+                    "evaluator `{n}`: text_perturbation needs a text dataset; dataset `{ds}` is {} (use eraser or newsgroups)",
                     other.kind()
                 )))
             }
@@ -608,9 +1035,12 @@ pub fn parse_config(
         path: path.to_path_buf(),
         name,
         config,
+        models,
         datasets,
+        dataset_models,
         evaluator_datasets,
         labels,
+        explainer_models,
     })
 }
 
@@ -680,13 +1110,14 @@ levels = [0.5]
     fn good_config_parses_and_expands() {
         let c = parse_config(GOOD, Path::new("cfg/run.toml"), &env).unwrap();
         assert_eq!(c.name, "t");
-        assert_eq!(c.config.model.weights.as_deref(), Some("/w/vit.pth"));
+        assert_eq!(c.models["default"].weights.as_deref(), Some("/w/vit.pth"));
         match &c.datasets["default"] {
             DatasetSection::ImagenetVal {
                 root,
                 subset,
                 limit,
                 resize,
+                ..
             } => {
                 assert_eq!(root, "/data/imagenet");
                 assert_eq!(subset.as_deref(), Some("cfg/idx.npy"));

@@ -1,15 +1,19 @@
 //! Heat-map galleries: `gallery/<dataset>/<position>__<explainer>__<class>.png` for the first
-//! `gallery` samples of each dataset, and `gallery/index.html` listing them.
+//! `gallery` samples of each image dataset, and `gallery/index.html` listing them; token heat maps
+//! `gallery/<dataset>/<position>__<explainer>__<class>.html` for text datasets, listed in
+//! `gallery/<dataset>/index.html` (and linked from `gallery/index.html`).
 //!
 //! Perturbation datasets get the overlay of the upsampled, min–max normalised map on the resized
 //! image; segmentation datasets get three panels: overlay | thresholded prediction (map > mean) |
-//! ground truth.
+//! ground truth; text datasets get the word pieces shaded by their (clamped, min–max normalised)
+//! relevance.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use faithbench_eval::ExplainedClass;
 use faithbench_report::overlay::{gallery_html, heatmap_overlay, side_by_side, GalleryItem};
+use faithbench_report::tokens_html::token_heatmap_html;
 use image::{Rgb, RgbImage};
 
 use crate::plan::ResolvedPlan;
@@ -35,6 +39,41 @@ pub fn item_path(
         "{position:05}__{explainer_stem}__{}.png",
         class_name(class)
     ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Path of one text gallery page.
+pub fn text_item_path(
+    out: &Path,
+    dataset: &str,
+    position: usize,
+    explainer_stem: &str,
+    class: ExplainedClass,
+) -> PathBuf {
+    item_path(out, dataset, position, explainer_stem, class).with_extension("html")
+}
+
+/// Writes one token heat-map page.
+pub fn write_text_item(
+    path: &Path,
+    title: &str,
+    tokens: &[String],
+    scores: &[f32],
+    meta: &[(String, String)],
+) -> Result<()> {
+    let html = token_heatmap_html(title, tokens, scores, meta)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+    }
+    std::fs::write(path, html).with_context(|| format!("{}: cannot write", path.display()))
 }
 
 fn mask_image(mask: &[bool], size: u32) -> RgbImage {
@@ -101,11 +140,13 @@ pub fn write_item(
         .with_context(|| format!("{}: cannot write gallery image", path.display()))
 }
 
-/// Writes `gallery/index.html` with every gallery image of the plan that exists. Returns its path,
-/// or None when there is nothing to show.
+/// Writes `gallery/index.html` with every gallery image of the plan that exists, and
+/// `gallery/<dataset>/index.html` listing the token heat-map pages of each text dataset. Returns
+/// the main index, or None when there is nothing to show.
 pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
     let out = &plan.locations.out_dir;
     let mut items = Vec::new();
+    let mut text_indexes: Vec<(String, PathBuf)> = Vec::new();
     for ds in &plan.plan.datasets {
         let mut classes: Vec<ExplainedClass> = Vec::new();
         for e in plan.plan.evaluators.iter().filter(|e| e.dataset == ds.name) {
@@ -114,8 +155,60 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
                 classes.push(c);
             }
         }
+        let explainers: Vec<_> = plan
+            .plan
+            .explainers
+            .iter()
+            .filter(|x| plan.applies(x, ds))
+            .collect();
+        if ds.text.is_some() {
+            let mut rows = String::new();
+            for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
+                let mut links = Vec::new();
+                for x in &explainers {
+                    for &c in &classes {
+                        let p = text_item_path(out, &ds.name, pos, &x.stem, c);
+                        if p.exists() {
+                            let name = p
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            links.push(format!(
+                                "<a href=\"{}\">{} ({} class)</a>",
+                                escape(&name),
+                                escape(&x.label),
+                                class_name(c)
+                            ));
+                        }
+                    }
+                }
+                if !links.is_empty() {
+                    rows.push_str(&format!(
+                        "<li><b>{}</b> #{pos}: {}</li>\n",
+                        escape(id),
+                        links.join(" · ")
+                    ));
+                }
+            }
+            if !rows.is_empty() {
+                let dir = out.join("gallery").join(file_stem(&ds.name));
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+                let p = dir.join("index.html");
+                let title = format!("{} — {} — token heat maps", plan.plan.name, ds.name);
+                let html = format!(
+                    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n\
+<style>body {{ font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 24px; }} li {{ margin: 6px 0; }}</style>\n\
+</head>\n<body>\n<h1>{t}</h1>\n<ul>\n{rows}</ul>\n</body>\n</html>\n",
+                    t = escape(&title)
+                );
+                std::fs::write(&p, html).with_context(|| format!("{}: cannot write", p.display()))?;
+                text_indexes.push((ds.name.clone(), p));
+            }
+            continue;
+        }
         for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
-            for x in &plan.plan.explainers {
+            for x in &explainers {
                 for &c in &classes {
                     let p = item_path(out, &ds.name, pos, &x.stem, c);
                     if p.exists() {
@@ -134,11 +227,33 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
         }
     }
     if items.is_empty() {
-        return Ok(None);
+        return Ok(text_indexes.into_iter().next().map(|(_, p)| p));
     }
-    Ok(Some(gallery_html(
+    let index = gallery_html(
         out.join("gallery"),
         &format!("{} — explanations", plan.plan.name),
         &items,
-    )?))
+    )?;
+    if !text_indexes.is_empty() {
+        // link the token heat-map pages from the main page
+        let html = std::fs::read_to_string(&index)
+            .with_context(|| format!("{}: cannot read", index.display()))?;
+        let links: String = text_indexes
+            .iter()
+            .map(|(name, _)| {
+                format!(
+                    "<li><a href=\"{}/index.html\">{} (token heat maps)</a></li>",
+                    escape(&file_stem(name)),
+                    escape(name)
+                )
+            })
+            .collect();
+        let html = html.replacen(
+            "</h1>\n",
+            &format!("</h1>\n<p>Text datasets:</p>\n<ul>{links}</ul>\n"),
+            1,
+        );
+        std::fs::write(&index, html).with_context(|| format!("{}: cannot write", index.display()))?;
+    }
+    Ok(Some(index))
 }

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use faithbench_eval::text_perturbation::TextPerturbationRecord;
 use faithbench_eval::{PerturbationRecord, SegmentationRecord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,62 @@ pub struct SegmentationLine {
     pub record: SegmentationRecord,
     /// The explained (= predicted) class.
     pub explained_class: usize,
+}
+
+/// One line of an `eraser_rationales` records file: everything the ERASER metrics and results
+/// files need for one document, so the summary never reads the dataset again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EraserLine {
+    /// Sample id (= annotation id).
+    pub sample_id: String,
+    /// Document id.
+    pub docid: String,
+    /// Ground-truth class index.
+    pub label: usize,
+    /// The explained class.
+    pub explained_class: usize,
+    /// The model's prediction on the full input.
+    pub predicted: usize,
+    /// Class probabilities on the full input.
+    pub probs: Vec<f64>,
+    /// Tokens (ERASER words) of the document.
+    pub num_words: usize,
+    /// Leading words the (truncated) model input covers.
+    pub covered_words: usize,
+    /// Score per covered word (word-level aggregation of the clamped token map).
+    pub word_scores: Vec<f32>,
+    /// Evidence spans `[start_token, end_token)`.
+    pub evidence: Vec<(usize, usize)>,
+    /// The k values (a document's k is capped at `covered_words`).
+    pub ks: Vec<usize>,
+    /// Per k: probabilities with the top-k words removed.
+    pub comprehensiveness: Vec<Vec<f64>>,
+    /// Per k: probabilities with only the top-k words kept.
+    pub sufficiency: Vec<Vec<f64>>,
+    /// AOPC bins.
+    pub thresholds: Vec<f64>,
+    /// Per bin: probabilities with the top fraction of words removed.
+    pub thresholded_comprehensiveness: Vec<Vec<f64>>,
+    /// Per bin: probabilities with only the top fraction of words kept.
+    pub thresholded_sufficiency: Vec<Vec<f64>>,
+    /// `reference` alignment: the first word whose reconstructed characters differ (the
+    /// reference script would abort on this document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignment_mismatch: Option<usize>,
+}
+
+/// One line of a `text_perturbation` records file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextPerturbationLine {
+    /// Sample id.
+    pub sample_id: String,
+    /// The explained class.
+    pub explained_class: usize,
+    /// The model's prediction on the clean input.
+    pub clean_pred: usize,
+    /// The per-fraction results.
+    #[serde(flatten)]
+    pub record: TextPerturbationRecord,
 }
 
 /// Anything with a sample id.
@@ -40,6 +97,18 @@ impl HasId for PerturbationRecord {
 impl HasId for SegmentationLine {
     fn id(&self) -> &str {
         &self.record.sample_id
+    }
+}
+
+impl HasId for EraserLine {
+    fn id(&self) -> &str {
+        &self.sample_id
+    }
+}
+
+impl HasId for TextPerturbationLine {
+    fn id(&self) -> &str {
+        &self.sample_id
     }
 }
 

@@ -7,7 +7,7 @@
 //! chunk whether or not the run was interrupted, which is what makes resumed summaries
 //! byte-identical to uninterrupted ones.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,7 +19,7 @@ use faithbench_eval::{
 };
 use faithbench_explain::{ExplainBatch, Explainer};
 use faithbench_models::preprocess::to_chw_unit;
-use faithbench_models::Explainable;
+use faithbench_models::{AnyModel, Explainable};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -31,6 +31,7 @@ use crate::model::Classifier;
 use crate::plan::{resolve, Overrides, Protocol, ResolvedPlan};
 use crate::records::{self, SegmentationLine};
 use crate::summary::{records_path, write_reports};
+use crate::text_run::{execute_text_dataset, TextModel};
 use crate::util::{argmax, canonicalize, rfc3339, write_atomic};
 
 /// Test hook: exit with status [`FAIL_EXIT_CODE`] once this many records were appended.
@@ -52,15 +53,15 @@ pub struct RunRequest {
 }
 
 #[derive(Default, Serialize)]
-struct Stages {
-    plan: f64,
-    load_model: f64,
-    data: f64,
-    classify: f64,
-    explain: f64,
-    evaluate: f64,
-    gallery: f64,
-    report: f64,
+pub(crate) struct Stages {
+    pub(crate) plan: f64,
+    pub(crate) load_model: f64,
+    pub(crate) data: f64,
+    pub(crate) classify: f64,
+    pub(crate) explain: f64,
+    pub(crate) evaluate: f64,
+    pub(crate) gallery: f64,
+    pub(crate) report: f64,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -76,6 +77,8 @@ struct Manifest {
     config_hash: String,
     weights: PathBuf,
     weights_sha256: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    models: BTreeMap<String, ManifestModel>,
     device: String,
     command: Vec<String>,
     started_at: String,
@@ -91,6 +94,12 @@ struct Manifest {
     cache_misses: usize,
     constant_maps: usize,
     repaired_partial_lines: usize,
+}
+
+#[derive(Serialize)]
+struct ManifestModel {
+    weights: PathBuf,
+    weights_sha256: String,
 }
 
 fn git_commit() -> Option<String> {
@@ -179,32 +188,36 @@ fn prepare_run_dir(plan: &ResolvedPlan, fresh: bool, info: &dyn Fn(&str)) -> Res
     write_atomic(&rc, (serde_json::to_string_pretty(&v)? + "\n").as_bytes())
 }
 
-struct Ctx<'a> {
-    plan: &'a ResolvedPlan,
+pub(crate) struct Ctx<'a> {
+    pub(crate) plan: &'a ResolvedPlan,
+    pub(crate) explainers: Vec<Box<dyn Explainer>>,
+    pub(crate) cache: Cache,
+    pub(crate) stages: Stages,
+    pub(crate) fail_after: Option<usize>,
+    pub(crate) records_written: usize,
+    pub(crate) samples_processed: usize,
+    pub(crate) samples_skipped: usize,
+    pub(crate) constant_maps: usize,
+}
+
+/// The model of an image dataset and what the pixel evaluators need of it.
+struct ImageModel<'a> {
     model: &'a dyn Explainable,
     classifier: Classifier<'a>,
-    explainers: Vec<Box<dyn Explainer>>,
-    cache: Cache,
-    stages: Stages,
-    fail_after: Option<usize>,
-    records_written: usize,
-    samples_processed: usize,
-    samples_skipped: usize,
-    constant_maps: usize,
     image_size: usize,
     patch: usize,
     grid: usize,
 }
 
 impl Ctx<'_> {
-    fn timed<T>(slot: &mut f64, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn timed<T>(slot: &mut f64, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let t = Instant::now();
         let r = f();
         *slot += t.elapsed().as_secs_f64();
         r
     }
 
-    fn note_written(&mut self, n: usize) {
+    pub(crate) fn note_written(&mut self, n: usize) {
         self.records_written += n;
         if let Some(limit) = self.fail_after {
             if self.records_written >= limit {
@@ -218,33 +231,42 @@ impl Ctx<'_> {
     }
 
     /// Token maps of a chunk for one explainer and class choice: from the cache when every
-    /// sample hits, else computed for the whole chunk (and cached).
-    fn maps(
+    /// sample hits, else computed for the whole chunk (and cached). `shapes[b]` is the shape of
+    /// sample b's map (images: the patch grid; text: its number of word pieces).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn maps(
         &mut self,
+        model: &dyn Explainable,
         xi: usize,
         di: usize,
         input: &faithbench_models::ModelInput,
         ids: &[String],
         targets: &[usize],
+        shapes: &[Vec<usize>],
     ) -> Result<Vec<Vec<f32>>> {
         let plan = self.plan;
         let x = &plan.plan.explainers[xi];
         let ds = &plan.plan.datasets[di];
-        let len = self.grid * self.grid;
+        let m = plan
+            .model_of(ds)
+            .with_context(|| format!("dataset `{}` has no model in the plan", ds.name))?;
+        let lens: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
         let keys = ids
             .iter()
             .zip(targets)
-            .map(|(id, &t)| Cache::key(&plan.plan.model, x, ds, t, id))
+            .map(|(id, &t)| Cache::key(m, x, ds, t, id))
             .collect::<Result<Vec<_>>>()?;
         if self.cache.enabled() {
-            let cached: Vec<Option<Vec<f32>>> =
-                keys.iter().map(|k| self.cache.get(k, len)).collect();
+            let cached: Vec<Option<Vec<f32>>> = keys
+                .iter()
+                .zip(&lens)
+                .map(|(k, &len)| self.cache.get(k, len))
+                .collect();
             if cached.iter().all(Option::is_some) {
                 return Ok(cached.into_iter().flatten().collect());
             }
         }
         let explainer = &self.explainers[xi];
-        let model = self.model;
         let tm = Self::timed(&mut self.stages.explain, || {
             explainer
                 .explain(
@@ -264,21 +286,43 @@ impl Ctx<'_> {
                     )
                 })
         })?;
-        if tm.len != len || tm.batch != ids.len() {
+        if tm.batch != ids.len() || (0..tm.batch).any(|b| tm.row(b).len() != lens[b]) {
             bail!(
-                "explainer `{}` returned {} maps of {} values, expected {} of {len}",
+                "explainer `{}` returned {} maps of {:?} values, expected {} of {:?}",
                 x.label,
                 tm.batch,
-                tm.len,
-                ids.len()
+                (0..tm.batch).map(|b| tm.row(b).len()).collect::<Vec<_>>(),
+                ids.len(),
+                lens
             );
         }
         let rows: Vec<Vec<f32>> = (0..tm.batch).map(|b| tm.row(b).to_vec()).collect();
-        for (k, r) in keys.iter().zip(&rows) {
-            self.cache.put(k, &[self.grid, self.grid], r)?;
+        for ((k, r), shape) in keys.iter().zip(&rows).zip(shapes) {
+            self.cache.put(k, shape, r)?;
         }
         Ok(rows)
     }
+}
+
+/// A progress bar over `n` samples (hidden when `hidden`).
+pub(crate) fn progress_bar(n: usize, hidden: bool, message: String) -> Result<ProgressBar> {
+    let pb = ProgressBar::with_draw_target(
+        Some(n as u64),
+        if hidden {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} samples, {elapsed_precise} elapsed, ETA {eta}",
+        )
+        .map_err(|e| anyhow!("progress template: {e}"))?
+        .progress_chars("=> "),
+    );
+    pb.set_message(message);
+    Ok(pb)
 }
 
 /// Runs a config. Returns the run folder.
@@ -328,7 +372,12 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
     let mut done: Vec<Vec<BTreeSet<String>>> = Vec::new();
     for e in &plan.plan.evaluators {
         let mut row = Vec::new();
+        let ds = plan.dataset(&e.dataset).context("evaluator dataset")?;
         for x in &plan.plan.explainers {
+            if !plan.applies(x, ds) {
+                row.push(BTreeSet::new());
+                continue;
+            }
             let p = records_path(&out, e, x);
             if records::repair(&p)? > 0 {
                 repaired += 1;
@@ -343,10 +392,16 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
     }
 
     let t = Instant::now();
-    let any = resolved.model.load(&device)?;
+    let mut loaded: BTreeMap<String, AnyModel> = BTreeMap::new();
+    for name in &resolved.dataset_models {
+        if !loaded.contains_key(name) {
+            let m = resolved.models[name]
+                .load(&device)
+                .with_context(|| format!("loading model `{name}`"))?;
+            loaded.insert(name.clone(), m);
+        }
+    }
     let load_secs = t.elapsed();
-    let vit = resolved.model.vit_config()?;
-    let model = any.as_explainable();
     let explainers = plan
         .plan
         .explainers
@@ -359,12 +414,6 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
         .collect::<Result<Vec<_>>>()?;
     let mut ctx = Ctx {
         plan: &plan,
-        model,
-        classifier: Classifier {
-            model,
-            normalization: vit.normalization,
-            num_classes: vit.num_classes,
-        },
         explainers,
         cache: Cache::new(plan.options.cache_dir.as_deref()),
         stages: Stages {
@@ -377,10 +426,13 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
         samples_processed: 0,
         samples_skipped: 0,
         constant_maps: 0,
-        image_size: vit.image_size,
-        patch: vit.patch_size,
-        grid: vit.grid(),
     };
+    let first_model = plan
+        .plan
+        .model
+        .as_ref()
+        .or_else(|| plan.plan.models.values().next())
+        .context("the plan has no model")?;
     let mut manifest = Manifest {
         faithbench_version: env!("CARGO_PKG_VERSION"),
         git_commit: git_commit(),
@@ -388,7 +440,26 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
         config: req.config.clone(),
         config_hash: plan.config_hash.clone(),
         weights: plan.locations.weights.clone(),
-        weights_sha256: plan.plan.model.weights_sha256.clone(),
+        weights_sha256: first_model.weights_sha256.clone(),
+        models: plan
+            .plan
+            .models
+            .iter()
+            .map(|(n, m)| {
+                (
+                    n.clone(),
+                    ManifestModel {
+                        weights: plan
+                            .locations
+                            .models
+                            .get(n)
+                            .map(|l| l.weights.clone())
+                            .unwrap_or_default(),
+                        weights_sha256: m.weights_sha256.clone(),
+                    },
+                )
+            })
+            .collect(),
         device: plan.options.device.clone(),
         command: std::env::args().collect(),
         started_at: rfc3339(started),
@@ -410,7 +481,37 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
     let bars_hidden = quiet || !std::io::stdout().is_terminal();
     let t_exec = Instant::now();
     for (di, dataset) in resolved.datasets.iter().enumerate() {
-        execute_dataset(&mut ctx, di, dataset, &done, bars_hidden)?;
+        let mname = &resolved.dataset_models[di];
+        let model = loaded[mname].as_explainable();
+        match &loaded[mname] {
+            AnyModel::Vit(_) => {
+                let vit = resolved.models[mname].vit_config()?;
+                let mut im = ImageModel {
+                    model,
+                    classifier: Classifier {
+                        model,
+                        normalization: vit.normalization,
+                        num_classes: vit.num_classes,
+                    },
+                    image_size: vit.image_size,
+                    patch: vit.patch_size,
+                    grid: vit.grid(),
+                };
+                execute_dataset(&mut ctx, &mut im, di, dataset, &done, bars_hidden)?;
+            }
+            AnyModel::Bert(bert) => {
+                let tokenizer = resolved
+                    .tokenizers
+                    .get(mname)
+                    .with_context(|| format!("model `{mname}` has no tokenizer"))?;
+                let tm = TextModel {
+                    model,
+                    tokenizer,
+                    num_classes: bert.config.num_classes,
+                };
+                execute_text_dataset(&mut ctx, &tm, di, dataset, &done, bars_hidden)?;
+            }
+        }
     }
     let exec_secs = t_exec.elapsed().as_secs_f64();
 
@@ -477,6 +578,7 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
 
 fn execute_dataset(
     ctx: &mut Ctx,
+    im: &mut ImageModel,
     di: usize,
     dataset: &crate::dataset::OpenDataset,
     done: &[Vec<BTreeSet<String>>],
@@ -497,24 +599,16 @@ fn execute_dataset(
     }
     let n = ds.num_samples;
     let b = plan.plan.batch_size;
-    let s = ctx.image_size;
-    let pb = ProgressBar::with_draw_target(
-        Some(n as u64),
-        if bars_hidden {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        },
-    );
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} samples, {elapsed_precise} elapsed, ETA {eta}",
-        )
-        .map_err(|e| anyhow!("progress template: {e}"))?
-        .progress_chars("=> "),
-    );
-    pb.set_message(format!("{} ({})", ds.name, ds.kind));
+    let s = im.image_size;
+    let resize = ds.resize.unwrap_or(faithbench_models::preprocess::ResizeMode::Squash);
+    let pb = progress_bar(n, bars_hidden, format!("{} ({})", ds.name, ds.kind))?;
     let nx = plan.plan.explainers.len();
+    let applicable: Vec<bool> = plan
+        .plan
+        .explainers
+        .iter()
+        .map(|x| plan.applies(x, ds))
+        .collect();
     for start in (0..n).step_by(b) {
         let positions: Vec<usize> = (start..(start + b).min(n)).collect();
         let ids = &ds.sample_ids[start..start + positions.len()];
@@ -524,6 +618,9 @@ fn execute_dataset(
             .map(|&ei| {
                 (0..nx)
                     .map(|xi| {
+                        if !applicable[xi] {
+                            return Vec::new();
+                        }
                         (0..ids.len())
                             .filter(|&r| !done[ei][xi].contains(&ids[r]))
                             .collect()
@@ -539,7 +636,7 @@ fn execute_dataset(
         let items: Vec<Item> = Ctx::timed(&mut ctx.stages.data, || {
             positions
                 .iter()
-                .map(|&p| dataset.load(p, s, ds.resize))
+                .map(|&p| dataset.load(p, s, resize))
                 .collect::<Result<Vec<_>>>()
         })?;
         for (it, id) in items.iter().zip(ids) {
@@ -555,14 +652,17 @@ fn execute_dataset(
         for it in &items {
             to_chw_unit(&it.image, &mut raw);
         }
-        let input = ctx.classifier.input(&raw, items.len(), s, s);
+        let input = im.classifier.input(&raw, items.len(), s, s);
         let logits = Ctx::timed(&mut ctx.stages.classify, || {
-            Ok(ctx.classifier.logits_of(&input)?)
+            Ok(im.classifier.logits_of(&input)?)
         })?;
-        let c = ctx.classifier.num_classes;
+        let c = im.classifier.num_classes;
         let preds: Vec<usize> = logits.chunks(c).map(argmax).collect();
 
         for (xi, x) in plan.plan.explainers.iter().enumerate() {
+            if !applicable[xi] {
+                continue;
+            }
             let mut classes: Vec<ExplainedClass> = Vec::new();
             for (k, &ei) in evs.iter().enumerate() {
                 if !pending[k][xi].is_empty() {
@@ -584,11 +684,12 @@ fn execute_dataset(
                         })
                         .collect::<Result<_>>()?,
                 };
-                let tokens = ctx.maps(xi, di, &input, ids, &targets)?;
+                let shapes = vec![vec![im.grid, im.grid]; ids.len()];
+                let tokens = ctx.maps(im.model, xi, di, &input, ids, &targets, &shapes)?;
                 let mut upsampled = Vec::with_capacity(tokens.len());
                 let mut normalised = Vec::with_capacity(tokens.len());
                 for (tm, id) in tokens.iter().zip(ids) {
-                    let up = upsample_bilinear(tm, ctx.grid, ctx.grid, ctx.patch)
+                    let up = upsample_bilinear(tm, im.grid, im.grid, im.patch)
                         .with_context(|| format!("sample `{id}`: upsampling its map"))?;
                     let norm = match min_max_normalise(&up) {
                         Ok(v) => Some(v),
@@ -648,7 +749,7 @@ fn execute_dataset(
                                 .filter(|(r, m)| m.is_none() && want.contains(r))
                                 .count();
                             let recs = run_perturbation(
-                                &mut ctx.classifier,
+                                &mut im.classifier,
                                 &samples,
                                 s,
                                 s,
@@ -667,6 +768,13 @@ fn execute_dataset(
                             ctx.stages.evaluate += t.elapsed().as_secs_f64();
                             records::append(&path, &keep)?;
                             ctx.note_written(keep.len());
+                        }
+                        Protocol::EraserRationales { .. } | Protocol::TextPerturbation { .. } => {
+                            bail!(
+                                "evaluator `{}` is a text evaluator on the image dataset `{}`",
+                                e.name,
+                                ds.name
+                            )
                         }
                         Protocol::Segmentation => {
                             let mut keep = Vec::new();

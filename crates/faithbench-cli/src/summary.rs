@@ -7,7 +7,8 @@
 //! * perturbation: `auc` (CI: bootstrap of the AUC of the resampled mean accuracy curve),
 //!   `clean_accuracy`, `accuracy@<p>` per level;
 //! * segmentation: `pixel_accuracy` and `miou` (micro totals as in the reference; CI: bootstrap of
-//!   the same ratio on resampled images), `map`, `mf1` (means over images).
+//!   the same ratio on resampled images), `map`, `mf1` (means over images);
+//! * text evaluators: see [`crate::text_summary`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,10 @@ use faithbench_report::plot::{plot_bars_with_ci, plot_curves, Curve};
 use faithbench_report::table::{summary_markdown, write_summary_csv, Direction, SummaryRow};
 
 use crate::plan::{Protocol, ResolvedEvaluator, ResolvedExplainer, ResolvedPlan};
-use crate::records::{read_records, SegmentationLine};
+use crate::records::{read_records, EraserLine, SegmentationLine, TextPerturbationLine};
+use crate::text_summary::{
+    eraser_results_dir, eraser_rows, text_perturbation_rows, write_eraser_results,
+};
 use crate::util::level_name;
 
 /// Records file of an (evaluator, explainer) pair.
@@ -54,6 +58,18 @@ pub fn segmentation_records(
     let keep = plan_ids(plan, e);
     let lines: Vec<SegmentationLine> = read_records(&records_path(run_dir, e, x), Some(&keep))?;
     Ok(lines.into_iter().map(|l| l.record).collect())
+}
+
+/// Records of a text pair (`eraser_rationales` or `text_perturbation` lines), restricted to the
+/// plan's samples, sorted by id.
+pub fn text_records<T: serde::de::DeserializeOwned + crate::records::HasId>(
+    plan: &ResolvedPlan,
+    run_dir: &Path,
+    e: &ResolvedEvaluator,
+    x: &ResolvedExplainer,
+) -> Result<Vec<T>> {
+    let keep = plan_ids(plan, e);
+    read_records(&records_path(run_dir, e, x), Some(&keep))
 }
 
 fn plan_ids<'a>(plan: &'a ResolvedPlan, e: &ResolvedEvaluator) -> BTreeSet<&'a str> {
@@ -177,7 +193,8 @@ pub fn segmentation_rows(
 pub struct RunSummary {
     /// All rows.
     pub rows: Vec<SummaryRow>,
-    /// Accuracy curves per perturbation evaluator (evaluator index, curves).
+    /// Curves per evaluator (evaluator index, curves): accuracy vs removed fraction
+    /// (perturbation), token-F1 vs k (`eraser_rationales`).
     pub curves: Vec<(usize, Vec<Curve>)>,
     /// Pairs with fewer records than planned samples: (evaluator, explainer, have, planned).
     pub incomplete: Vec<(String, String, usize, usize)>,
@@ -192,9 +209,50 @@ pub fn summarise_run(plan: &ResolvedPlan, run_dir: &Path) -> Result<RunSummary> 
     for (ei, e) in plan.plan.evaluators.iter().enumerate() {
         let planned = plan.dataset(&e.dataset).map_or(0, |d| d.num_samples);
         let mut ecurves = Vec::new();
-        for x in &plan.plan.explainers {
+        for (_, x) in plan.explainers_for(e) {
             let ctx = || format!("summarising {} × {}", e.name, x.label);
             match &e.protocol {
+                Protocol::EraserRationales {
+                    ks,
+                    iou_threshold,
+                    aopc_thresholds,
+                    ..
+                } => {
+                    let recs: Vec<EraserLine> =
+                        text_records(plan, run_dir, e, x).with_context(ctx)?;
+                    if recs.len() < planned {
+                        incomplete.push((e.name.clone(), x.label.clone(), recs.len(), planned));
+                    }
+                    if recs.is_empty() {
+                        continue;
+                    }
+                    let (r, c) = eraser_rows(
+                        &e.name,
+                        &x.label,
+                        &recs,
+                        ks,
+                        *iou_threshold,
+                        aopc_thresholds,
+                        cfg,
+                    )
+                    .with_context(ctx)?;
+                    rows.extend(r);
+                    ecurves.extend(c);
+                }
+                Protocol::TextPerturbation { auc, .. } => {
+                    let recs: Vec<TextPerturbationLine> =
+                        text_records(plan, run_dir, e, x).with_context(ctx)?;
+                    if recs.len() < planned {
+                        incomplete.push((e.name.clone(), x.label.clone(), recs.len(), planned));
+                    }
+                    if recs.is_empty() {
+                        continue;
+                    }
+                    let (r, c) = text_perturbation_rows(&e.name, &x.label, &recs, *auc, cfg)
+                        .with_context(ctx)?;
+                    rows.extend(r);
+                    ecurves.push(c);
+                }
                 Protocol::Perturbation { auc, .. } => {
                     let recs = perturbation_records(plan, run_dir, e, x).with_context(ctx)?;
                     if recs.len() < planned {
@@ -243,8 +301,33 @@ pub fn direction(protocol: &Protocol, metric: &str) -> Direction {
             _ => Direction::HigherBetter,
         },
         Protocol::Segmentation => Direction::HigherBetter,
+        Protocol::EraserRationales { .. } => {
+            if metric.starts_with("sufficiency") {
+                Direction::LowerBetter
+            } else {
+                Direction::HigherBetter
+            }
+        }
+        Protocol::TextPerturbation { config, .. } => match (config.mode, metric) {
+            (faithbench_eval::text_perturbation::TextMode::Positive, m)
+                if m == "auc" || m.starts_with("accuracy@") =>
+            {
+                Direction::LowerBetter
+            }
+            _ => Direction::HigherBetter,
+        },
     }
 }
+
+/// Per-k metric families shown as their own Markdown table (the others are in `summary.csv`).
+const MD_PER_K: [&str; 6] = [
+    "token_f1",
+    "token_precision",
+    "token_recall",
+    "iou_f1",
+    "comprehensiveness",
+    "sufficiency",
+];
 
 /// Markdown of a run summary: per evaluator a main table (AUC and clean accuracy, or the
 /// segmentation metrics) and, for perturbation, a table of accuracy per level.
@@ -271,18 +354,36 @@ pub fn markdown(plan: &ResolvedPlan, rows: &[SummaryRow]) -> String {
             .iter()
             .map(|r| (r.metric.clone(), direction(&e.protocol, &r.metric)))
             .collect();
-        let (main, levels): (Vec<SummaryRow>, Vec<SummaryRow>) = mine
-            .into_iter()
-            .partition(|r| !r.metric.starts_with("accuracy@"));
+        let (main, per): (Vec<SummaryRow>, Vec<SummaryRow>) =
+            mine.into_iter().partition(|r| !r.metric.contains('@'));
         out.push_str(&summary_markdown(&main, &dirs));
         out.push('\n');
         out.push_str(&protocol_line(&e.protocol));
         out.push('\n');
-        if !levels.is_empty() {
-            let renamed: Vec<SummaryRow> = levels
-                .into_iter()
+        // one table per `prefix@…` family, in order of first appearance
+        let mut prefixes: Vec<String> = Vec::new();
+        for r in &per {
+            let p = r.metric.split('@').next().unwrap_or_default().to_string();
+            if !prefixes.contains(&p) {
+                prefixes.push(p);
+            }
+        }
+        if matches!(e.protocol, Protocol::EraserRationales { .. }) {
+            prefixes.retain(|p| MD_PER_K.contains(&p.as_str()));
+            prefixes.sort_by_key(|p| MD_PER_K.iter().position(|m| m == p));
+        }
+        for prefix in prefixes {
+            let title = if prefix == "accuracy" {
+                "accuracy per removed fraction".to_string()
+            } else {
+                format!("{prefix} per k")
+            };
+            let renamed: Vec<SummaryRow> = per
+                .iter()
+                .filter(|r| r.metric.split('@').next() == Some(prefix.as_str()))
+                .cloned()
                 .map(|mut r| {
-                    r.evaluator = format!("{} — accuracy per removed fraction", r.evaluator);
+                    r.evaluator = format!("{} — {title}", r.evaluator);
                     r
                 })
                 .collect();
@@ -321,6 +422,46 @@ pub fn protocol_line(p: &Protocol) -> String {
             "*segmentation; explains the predicted class; threshold = mean of the min–max normalised map.*\n"
                 .into()
         }
+        Protocol::EraserRationales {
+            explained,
+            ks,
+            alignment,
+            aopc_thresholds,
+            iou_threshold,
+            removal,
+            ..
+        } => format!(
+            "*ERASER rationales; explains the {} class; token maps clamped at 0, word scores by `{}` alignment; \
+             top-k words for k in {:?} (capped at the words covered); token-F1 = `token_prf` instance-macro F1; \
+             IoU threshold {}; comprehensiveness/sufficiency with words removed by `{}`; AOPC bins {:?}. \
+             Per-k precision, recall, micro and rationale-level F1 are in summary.csv.*\n",
+            snake(explained),
+            snake(alignment),
+            ks,
+            iou_threshold,
+            snake(removal),
+            aopc_thresholds
+        ),
+        Protocol::TextPerturbation {
+            config,
+            explained,
+            auc,
+        } => format!(
+            "*{} text perturbation; explains the {} class; relevance clamped at 0; fractions {:?} (cumulative); \
+             length rule {}; removed tokens get [PAD] (id {}) and mask 0; hits scored against the ground truth; \
+             AUC rule `{}` ({}).*\n",
+            snake(&config.mode),
+            snake(explained),
+            config.fractions.iter().map(|&p| crate::text_summary::fraction_name(p)).collect::<Vec<_>>(),
+            serde_json::to_string(&config.length_rule).unwrap_or_default(),
+            config.pad_id,
+            snake(auc),
+            if *auc == faithbench_eval::text_perturbation::TextAucRule::TrapezoidNormalised {
+                "mean accuracy over the fraction range, a fraction"
+            } else {
+                "sklearn auc of accuracy in percent"
+            }
+        ),
     }
 }
 
@@ -333,17 +474,64 @@ pub fn write_reports(plan: &ResolvedPlan, run_dir: &Path) -> Result<RunSummary> 
         .with_context(|| format!("{}: cannot write", run_dir.join("summary.md").display()))?;
     for (ei, curves) in &s.curves {
         let e = &plan.plan.evaluators[*ei];
-        let rule = match &e.protocol {
-            Protocol::Perturbation { auc, .. } => *auc,
+        match &e.protocol {
+            Protocol::Perturbation { auc, .. } => {
+                plot_curves(
+                    run_dir.join("plots").join(&e.stem),
+                    &format!("{} (AUC {})", e.name, snake(auc)),
+                    "fraction of pixels removed",
+                    "top-1 accuracy",
+                    curves,
+                )?;
+            }
+            Protocol::TextPerturbation { auc, .. } => {
+                plot_curves(
+                    run_dir.join("plots").join(&e.stem),
+                    &format!("{} (AUC {})", e.name, snake(auc)),
+                    "fraction of tokens removed",
+                    "accuracy",
+                    curves,
+                )?;
+            }
+            Protocol::EraserRationales { .. } => {
+                plot_curves(
+                    run_dir.join("plots").join(format!("{}_token_f1", e.stem)),
+                    &format!("{} — token-F1 of the top-k words", e.name),
+                    "k (words)",
+                    "token F1",
+                    curves,
+                )?;
+            }
             Protocol::Segmentation => continue,
+        }
+    }
+    // ERASER results files
+    for e in &plan.plan.evaluators {
+        let Protocol::EraserRationales { ks, listing, .. } = &e.protocol else {
+            continue;
         };
-        plot_curves(
-            run_dir.join("plots").join(&e.stem),
-            &format!("{} (AUC {})", e.name, snake(&rule)),
-            "fraction of pixels removed",
-            "top-1 accuracy",
-            curves,
-        )?;
+        if plan.options.no_results_files.contains(&e.name) {
+            continue;
+        }
+        let classes = plan
+            .dataset(&e.dataset)
+            .and_then(|d| d.text.as_ref())
+            .map(|t| t.classes.clone())
+            .unwrap_or_default();
+        for (_, x) in plan.explainers_for(e) {
+            let recs: Vec<EraserLine> = text_records(plan, run_dir, e, x)?;
+            if recs.is_empty() {
+                continue;
+            }
+            write_eraser_results(
+                &eraser_results_dir(run_dir, &e.stem, &x.label),
+                &recs,
+                ks,
+                *listing,
+                &classes,
+            )
+            .with_context(|| format!("ERASER results of {} × {}", e.name, x.label))?;
+        }
     }
     for e in &plan.plan.evaluators {
         if let Protocol::Segmentation = e.protocol {

@@ -12,6 +12,7 @@
 //! * [`imagenet_seg`] — ImageNet-Segmentation `gtsegs_ijcv.mat` (MATLAB v7.3 / HDF5) via the pure-Rust
 //!   `hdf5-reader`.
 //! * [`eraser`] — ERASER Movie Reviews documents and annotations, with span validation.
+//! * [`planted`] — faithbench-planted, a generated ERASER-format text dataset with known rationales.
 //!
 //! Every error type names the file (and line/index) it concerns; nothing is skipped silently except
 //! what the reference tooling itself ignores (non-image files in ImageNet class folders, empty
@@ -22,6 +23,7 @@ pub mod imagenet;
 pub mod imagenet_seg;
 pub mod newsgroups;
 pub mod npy;
+pub mod planted;
 pub mod synthetic;
 
 pub use eraser::{Annotation, Document, Eraser, EraserError, Evidence, Split};

@@ -1,5 +1,6 @@
-//! Writing models back to checkpoints in the timm layout (so that faithbench's own trained
-//! models load through the same path as users' checkpoints), plus `faithbench.json`.
+//! Writing models back to checkpoints in the layouts users' checkpoints have — timm for ViTs,
+//! Hugging Face `BertForSequenceClassification` for BERT — so that faithbench's own trained
+//! models load through the same path as users' checkpoints, plus `faithbench.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +10,7 @@ use burn::prelude::*;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
+use crate::bert::Bert;
 use crate::error::{ModelError, Result};
 use crate::load::{Layout, ModelSpec, VitSpec};
 use crate::vit::VisionTransformer;
@@ -29,6 +31,26 @@ impl Out {
         if let Some(b) = &l.bias {
             self.put(&format!("{prefix}.bias"), b.val());
         }
+    }
+    /// Writes every tensor as f32 safetensors.
+    fn write(self, path: &Path) -> Result<()> {
+        let bytes: BTreeMap<String, (Vec<usize>, Vec<u8>)> = self
+            .0
+            .into_iter()
+            .map(|(k, (s, d))| (k, (s, d.iter().flat_map(|v| v.to_le_bytes()).collect())))
+            .collect();
+        let mut views = BTreeMap::new();
+        for (k, (s, b)) in &bytes {
+            let v = TensorView::new(Dtype::F32, s.clone(), b).map_err(|e| ModelError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("tensor `{k}`: {e}"),
+            })?;
+            views.insert(k.clone(), v);
+        }
+        safetensors::serialize_to_file(&views, &None, path).map_err(|e| ModelError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
     }
     fn ln(&mut self, prefix: &str, l: &LayerNorm) {
         self.put(&format!("{prefix}.weight"), l.gamma.val());
@@ -66,29 +88,132 @@ pub fn save_vit_timm(model: &VisionTransformer, dir: &Path) -> Result<()> {
         out.ln("fc_norm", n);
     }
     out.linear("head", &model.head);
-    let bytes: BTreeMap<String, (Vec<usize>, Vec<u8>)> = out
-        .0
-        .into_iter()
-        .map(|(k, (s, d))| (k, (s, d.iter().flat_map(|v| v.to_le_bytes()).collect())))
-        .collect();
-    let mut views = BTreeMap::new();
-    for (k, (s, b)) in &bytes {
-        let v = TensorView::new(Dtype::F32, s.clone(), b).map_err(|e| ModelError::Corrupt {
-            path: dir.join("model.safetensors"),
-            reason: format!("tensor `{k}`: {e}"),
-        })?;
-        views.insert(k.clone(), v);
+    out.write(&dir.join("model.safetensors"))?;
+    let (mean, std) = c.normalization.mean_std();
+    let spec = ModelSpec::Vit {
+        layout: Layout::Timm,
+        config: VitSpec {
+            image_size: c.image_size,
+            patch_size: c.patch_size,
+            hidden: c.hidden,
+            depth: c.depth,
+            heads: c.heads,
+            mlp_hidden: c.mlp_hidden,
+            num_classes: c.num_classes,
+            qkv_bias: c.qkv_bias,
+            ln_eps: c.ln_eps,
+            pool: c.pool,
+            norm_mean: mean,
+            norm_std: std,
+        },
+    };
+    write_json(&dir.join("faithbench.json"), &spec)
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| ModelError::Config {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(path, text + "\n").map_err(|e| ModelError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Saves a BERT classifier in the Hugging Face `BertForSequenceClassification` layout:
+/// `model.safetensors` (keys `bert.embeddings.*`, `bert.encoder.layer.N.attention.self.{query,key,value}`
+/// — the fused qkv split back —, `…attention.output.{dense,LayerNorm}`, `…intermediate.dense`,
+/// `…output.{dense,LayerNorm}`, `bert.pooler.dense`, `classifier`), an HF-style `config.json`
+/// (`id2label` from `labels`, or `LABEL_i`) and `faithbench.json`, in `dir`. Encoder-only models
+/// (no pooler/classifier) are written as `BertModel` keys without the `bert.` prefix.
+pub fn save_bert_hf(model: &Bert, dir: &Path, labels: &[String]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let c = &model.config;
+    let d = c.hidden;
+    let classifier = model.pooler.is_some() && model.classifier.is_some();
+    let pre = if classifier { "bert." } else { "" };
+    let mut out = Out(BTreeMap::new());
+    let e = format!("{pre}embeddings");
+    let emb = &model.embeddings;
+    out.put(&format!("{e}.word_embeddings.weight"), emb.word_embeddings.val());
+    out.put(&format!("{e}.position_embeddings.weight"), emb.position_embeddings.val());
+    out.put(&format!("{e}.token_type_embeddings.weight"), emb.token_type_embeddings.val());
+    out.ln(&format!("{e}.LayerNorm"), &emb.layer_norm);
+    for (i, l) in model.layers.iter().enumerate() {
+        let p = format!("{pre}encoder.layer.{i}");
+        // burn stores Linear weights as (in, out); PyTorch as (out, in)
+        let w = l.attention.qkv.weight.val().transpose(); // (3d, d)
+        for (j, name) in ["query", "key", "value"].iter().enumerate() {
+            out.put(
+                &format!("{p}.attention.self.{name}.weight"),
+                w.clone().narrow(0, j * d, d),
+            );
+            if let Some(b) = &l.attention.qkv.bias {
+                out.put(
+                    &format!("{p}.attention.self.{name}.bias"),
+                    b.val().narrow(0, j * d, d),
+                );
+            }
+        }
+        out.linear(&format!("{p}.attention.output.dense"), &l.attention.proj);
+        out.ln(&format!("{p}.attention.output.LayerNorm"), &l.attention_norm);
+        out.linear(&format!("{p}.intermediate.dense"), &l.intermediate);
+        out.linear(&format!("{p}.output.dense"), &l.output);
+        out.ln(&format!("{p}.output.LayerNorm"), &l.output_norm);
     }
-    let path = dir.join("model.safetensors");
-    safetensors::serialize_to_file(&views, &None, &path).map_err(|e| ModelError::Corrupt {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let spec = ModelSpec::Vit { layout: Layout::Timm, config: VitSpec::from(c) };
-    let spec_path = dir.join("faithbench.json");
-    let text = serde_json::to_string_pretty(&spec).map_err(|e| ModelError::Config {
-        path: spec_path.clone(),
-        reason: e.to_string(),
-    })?;
-    std::fs::write(&spec_path, text + "\n").map_err(|e| io(&spec_path, e))
+    if let (Some(pooler), Some(cls)) = (&model.pooler, &model.classifier) {
+        out.linear(&format!("{pre}pooler.dense"), pooler);
+        out.linear("classifier", cls);
+    }
+    out.write(&dir.join("model.safetensors"))?;
+    let id2label: serde_json::Map<String, serde_json::Value> = (0..c.num_classes)
+        .map(|i| {
+            (
+                i.to_string(),
+                serde_json::Value::String(
+                    labels.get(i).cloned().unwrap_or_else(|| format!("LABEL_{i}")),
+                ),
+            )
+        })
+        .collect();
+    let label2id: serde_json::Map<String, serde_json::Value> = id2label
+        .iter()
+        .map(|(k, v)| {
+            (
+                v.as_str().unwrap_or_default().to_string(),
+                serde_json::Value::from(k.parse::<u64>().unwrap_or(0)),
+            )
+        })
+        .collect();
+    let mut hf = serde_json::json!({
+        "architectures": [if classifier { "BertForSequenceClassification" } else { "BertModel" }],
+        "attention_probs_dropout_prob": 0.1,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": c.hidden,
+        "initializer_range": 0.02,
+        "intermediate_size": c.intermediate,
+        "layer_norm_eps": c.ln_eps,
+        "max_position_embeddings": c.max_position,
+        "model_type": "bert",
+        "num_attention_heads": c.heads,
+        "num_hidden_layers": c.depth,
+        "pad_token_id": 0,
+        "type_vocab_size": c.type_vocab,
+        "vocab_size": c.vocab_size,
+    });
+    if classifier {
+        hf["id2label"] = serde_json::Value::Object(id2label);
+        hf["label2id"] = serde_json::Value::Object(label2id);
+    }
+    write_json(&dir.join("config.json"), &hf)?;
+    let spec = ModelSpec::Bert {
+        layout: Layout::HfBert,
+        config: c.clone(),
+    };
+    write_json(&dir.join("faithbench.json"), &spec)
 }

@@ -7,6 +7,9 @@
 //! * [`train_shapes_vit`] trains a small ViT with AdamW on freshly generated samples (a seed
 //!   disjoint from the evaluation split), evaluates on the evaluation split, and saves a
 //!   timm-layout checkpoint loaded by the same code as users' checkpoints.
+//! * [`train_planted_bert`] trains a small BERT on faithbench-planted (see
+//!   `faithbench_data::planted`) from the generated training stream, evaluates it on the shipped
+//!   test split, and saves it in the Hugging Face `BertForSequenceClassification` layout.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,8 +20,12 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use faithbench_data::synthetic::{generate, CLASSES};
 use faithbench_models::preprocess::{raw_batch, Normalization};
-use faithbench_models::save::save_vit_timm;
+use faithbench_data::planted::{self, PlantedSplit};
+use faithbench_models::bert::{Bert, BertConfig};
+use faithbench_models::save::{save_bert_hf, save_vit_timm};
+use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::vit::{Pool, VisionTransformer, VitConfig};
+use faithbench_models::{TextBatch, TraceOptions};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the training recipes.
@@ -253,6 +260,266 @@ pub fn train_shapes_vit(cfg: &ShapesTrainConfig, out: &Path, mut progress: impl 
     std::fs::write(&rp, text + "\n").map_err(|e| TrainError::Io { path: rp.clone(), reason: e.to_string() })?;
     if test_accuracy < cfg.min_accuracy {
         return Err(TrainError::TooInaccurate { accuracy: test_accuracy, required: cfg.min_accuracy });
+    }
+    Ok(report)
+}
+
+// ------------------------------------------------------------------------------------------------
+// faithbench-planted: a small BERT on the planted-rationale text dataset
+
+/// Hyper-parameters of [`train_planted_bert`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlantedTrainConfig {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Documents per step.
+    pub batch_size: usize,
+    /// Peak learning rate (linear warm-up, cosine decay).
+    pub lr: f64,
+    /// Warm-up steps.
+    pub warmup: usize,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Test documents (indices `0..n` of the test split, the shipped `datasets/planted`).
+    pub test_samples: usize,
+    /// Validation documents (indices `0..n` of the val split).
+    pub val_samples: usize,
+    /// Required test accuracy; below it the recipe fails.
+    pub min_accuracy: f64,
+    /// Initialisation seed.
+    pub seed: u64,
+    /// Dataset seed ([`faithbench_data::planted::PLANTED_SEED`]).
+    pub data_seed: u64,
+}
+
+impl PlantedTrainConfig {
+    /// The shipped recipe.
+    pub fn shipped() -> Self {
+        Self {
+            steps: 600,
+            batch_size: 32,
+            lr: 1e-3,
+            warmup: 60,
+            weight_decay: 0.01,
+            test_samples: 200,
+            val_samples: 100,
+            min_accuracy: 0.95,
+            seed: 0,
+            data_seed: faithbench_data::planted::PLANTED_SEED,
+        }
+    }
+}
+
+/// The shipped model shape: hidden 64, 3 post-LN layers, 4 heads, FFN 128, 128 positions, the
+/// planted vocabulary, 2 classes (`NEG` = 0, `POS` = 1).
+pub fn planted_bert_config() -> BertConfig {
+    BertConfig {
+        vocab_size: faithbench_data::planted::vocabulary().len(),
+        hidden: 64,
+        depth: 3,
+        heads: 4,
+        intermediate: 128,
+        max_position: 128,
+        type_vocab: 2,
+        num_classes: 2,
+        ln_eps: 1e-12,
+    }
+}
+
+/// What [`train_planted_bert`] produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlantedTrainReport {
+    /// The recipe.
+    pub config: PlantedTrainConfig,
+    /// The model shape.
+    pub model: BertConfig,
+    /// Loss log.
+    pub log: Vec<LogLine>,
+    /// Accuracy on the test split.
+    pub test_accuracy: f64,
+    /// Test documents.
+    pub test_samples: usize,
+    /// Accuracy on the val split.
+    pub val_accuracy: f64,
+    /// Val documents.
+    pub val_samples: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+fn planted_batch(
+    tok: &TextTokenizer,
+    cfg_seed: u64,
+    split: PlantedSplit,
+    start: usize,
+    n: usize,
+    max_len: usize,
+    device: &Device,
+) -> Result<(TextBatch, Vec<usize>)> {
+    let docs: Vec<_> = (start..start + n)
+        .map(|i| planted::generate(cfg_seed, split, i))
+        .collect();
+    let texts: Vec<String> = docs.iter().map(|d| d.text()).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (batch, _) = tok.batch(&refs, max_len, device)?;
+    Ok((batch, docs.iter().map(|d| d.label).collect()))
+}
+
+/// Logits with the autodiff graph kept (the explainers' `trace` returns plain tensors).
+fn bert_logits(model: &Bert, batch: &TextBatch) -> Result<Tensor<2>> {
+    let b = batch.input_ids.dims()[0];
+    let probes = vec![None; model.layers.len()];
+    let (h, _) = model.encode(batch, &vec![1.0; b], &TraceOptions::default(), &probes)?;
+    let (Some(pooler), Some(classifier)) = (&model.pooler, &model.classifier) else {
+        return Err(TrainError::Model(faithbench_models::ModelError::Input(
+            "no classifier".into(),
+        )));
+    };
+    let d = model.config.hidden;
+    let pooled = pooler.forward(h.narrow(1, 0, 1).reshape([b, d])).tanh();
+    Ok(classifier.forward(pooled))
+}
+
+/// Accuracy of a BERT on documents `0..n` of `split`.
+pub fn evaluate_planted(
+    model: &Bert,
+    tok: &TextTokenizer,
+    data_seed: u64,
+    split: PlantedSplit,
+    n: usize,
+    device: &Device,
+) -> Result<f64> {
+    let mut correct = 0usize;
+    for start in (0..n).step_by(100) {
+        let m = 100.min(n - start);
+        let (batch, labels) =
+            planted_batch(tok, data_seed, split, start, m, model.config.max_position, device)?;
+        let v = bert_logits(model, &batch)?
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        let c = model.config.num_classes;
+        for (i, &y) in labels.iter().enumerate() {
+            let row = &v[i * c..(i + 1) * c];
+            let pred = (0..c).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+            correct += usize::from(pred == y);
+        }
+    }
+    Ok(correct as f64 / n.max(1) as f64)
+}
+
+/// Trains the planted-rationale BERT from scratch on the generated training stream (documents
+/// `step·batch …` of the train split, never the shipped test/val documents) and saves it to `out`
+/// in the Hugging Face layout: `model.safetensors`, `config.json`, `vocab.txt`,
+/// `faithbench.json`, `train_report.json`.
+pub fn train_planted_bert(
+    cfg: &PlantedTrainConfig,
+    out: &Path,
+    mut progress: impl FnMut(&LogLine),
+) -> Result<PlantedTrainReport> {
+    let io = |path: &Path, reason: String| TrainError::Io {
+        path: path.to_path_buf(),
+        reason,
+    };
+    std::fs::create_dir_all(out).map_err(|e| io(out, e.to_string()))?;
+    let vocab_path = out.join("vocab.txt");
+    let vocab: String = planted::vocabulary()
+        .into_iter()
+        .map(|w| w + "\n")
+        .collect();
+    std::fs::write(&vocab_path, vocab).map_err(|e| io(&vocab_path, e.to_string()))?;
+    let tok = TextTokenizer::from_file(&vocab_path)?;
+    let device = faithbench_models::autodiff_device();
+    device.seed(cfg.seed);
+    let bert = planted_bert_config();
+    let mut model = bert.init(&device);
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let t0 = Instant::now();
+    let mut log = Vec::new();
+    let (mut acc_loss, mut acc_n) = (0.0, 0usize);
+    for step in 0..cfg.steps {
+        let lr = if step < cfg.warmup {
+            cfg.lr * (step + 1) as f64 / cfg.warmup as f64
+        } else {
+            let t = (step - cfg.warmup) as f64 / (cfg.steps - cfg.warmup).max(1) as f64;
+            cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+        };
+        let (batch, labels) = planted_batch(
+            &tok,
+            cfg.data_seed,
+            PlantedSplit::Train,
+            step * cfg.batch_size,
+            cfg.batch_size,
+            bert.max_position,
+            &device,
+        )?;
+        let targets = Tensor::<1, Int>::from_data(
+            TensorData::new(
+                labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+                [labels.len()],
+            ),
+            &device,
+        );
+        let logits = bert_logits(&model, &batch)?;
+        let loss = loss_fn.forward(logits, targets);
+        acc_loss += loss.clone().inner().into_scalar::<f32>() as f64;
+        acc_n += 1;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        if (step + 1) % 50 == 0 || step + 1 == cfg.steps {
+            let line = LogLine {
+                step: step + 1,
+                loss: acc_loss / acc_n as f64,
+                lr,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            progress(&line);
+            log.push(line);
+            acc_loss = 0.0;
+            acc_n = 0;
+        }
+    }
+    let model = model.no_grad();
+    let test_accuracy = evaluate_planted(
+        &model,
+        &tok,
+        cfg.data_seed,
+        PlantedSplit::Test,
+        cfg.test_samples,
+        &device,
+    )?;
+    let val_accuracy = evaluate_planted(
+        &model,
+        &tok,
+        cfg.data_seed,
+        PlantedSplit::Val,
+        cfg.val_samples,
+        &device,
+    )?;
+    let report = PlantedTrainReport {
+        config: cfg.clone(),
+        model: bert,
+        log,
+        test_accuracy,
+        test_samples: cfg.test_samples,
+        val_accuracy,
+        val_samples: cfg.val_samples,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    let labels: Vec<String> = planted::CLASSES.iter().map(|s| s.to_string()).collect();
+    save_bert_hf(&model, out, &labels)?;
+    let rp = out.join("train_report.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| io(&rp, e.to_string()))?;
+    std::fs::write(&rp, text + "\n").map_err(|e| io(&rp, e.to_string()))?;
+    if test_accuracy < cfg.min_accuracy {
+        return Err(TrainError::TooInaccurate {
+            accuracy: test_accuracy,
+            required: cfg.min_accuracy,
+        });
     }
     Ok(report)
 }
