@@ -45,13 +45,22 @@ fn mean(v: &[f64]) -> f64 {
 fn doc_token_f1(recs: &[EraserLine], k: usize) -> Result<Vec<f64>> {
     recs.iter()
         .map(|r| {
-            let pred: BTreeSet<usize> = faithbench_eval::rationales::top_k_words(&r.word_scores, k)?
-                .into_iter()
-                .collect();
+            let pred: BTreeSet<usize> =
+                faithbench_eval::rationales::top_k_words(&r.word_scores, k)?
+                    .into_iter()
+                    .collect();
             let truth: BTreeSet<usize> = r.evidence.iter().flat_map(|&(s, e)| s..e).collect();
             let inter = pred.intersection(&truth).count() as f64;
-            let p = if pred.is_empty() { 0.0 } else { inter / pred.len() as f64 };
-            let q = if truth.is_empty() { 0.0 } else { inter / truth.len() as f64 };
+            let p = if pred.is_empty() {
+                0.0
+            } else {
+                inter / pred.len() as f64
+            };
+            let q = if truth.is_empty() {
+                0.0
+            } else {
+                inter / truth.len() as f64
+            };
             Ok(faithbench_eval::eraser_metrics::f1(p, q))
         })
         .collect()
@@ -184,7 +193,10 @@ pub fn compare(run_a: &Path, run_b: &Path) -> Result<String> {
                     let pc = paired_difference_ci(&f1(&ra), &f1(&rb), &cfg)?;
                     lines.push(mk("mf1", sa.mf1, sb.mf1, pc.difference, Some(pc.p_value)));
                 }
-                (Protocol::TextPerturbation { auc: rule, .. }, Protocol::TextPerturbation { .. }) => {
+                (
+                    Protocol::TextPerturbation { auc: rule, .. },
+                    Protocol::TextPerturbation { .. },
+                ) => {
                     let (ra, rb) = intersect(
                         text_records::<TextPerturbationLine>(&pa, run_a, ea, xa)?,
                         text_records::<TextPerturbationLine>(&pb, run_b, eb, xb)?,
@@ -201,14 +213,22 @@ pub fn compare(run_a: &Path, run_b: &Path) -> Result<String> {
                         ));
                         continue;
                     }
-                    let (rows_a, _) = text_perturbation_rows(&ea.name, &xa.label, &ra, *rule, &cfg)?;
-                    let (rows_b, _) = text_perturbation_rows(&eb.name, &xb.label, &rb, *rule, &cfg)?;
+                    let (rows_a, _) =
+                        text_perturbation_rows(&ea.name, &xa.label, &ra, *rule, &cfg)?;
+                    let (rows_b, _) =
+                        text_perturbation_rows(&eb.name, &xb.label, &rb, *rule, &cfg)?;
                     let get = |rows: &[faithbench_report::table::SummaryRow], m: &str| {
                         rows.iter().find(|r| r.metric == m).map(|r| r.value)
                     };
                     let hits = |r: &[TextPerturbationLine]| -> Vec<Vec<f64>> {
                         r.iter()
-                            .map(|x| x.record.hits.iter().map(|&h| f64::from(u8::from(h))).collect())
+                            .map(|x| {
+                                x.record
+                                    .hits
+                                    .iter()
+                                    .map(|&h| f64::from(u8::from(h)))
+                                    .collect()
+                            })
                             .collect()
                     };
                     let fr = ra[0].record.fractions.clone();
@@ -223,7 +243,8 @@ pub fn compare(run_a: &Path, run_b: &Path) -> Result<String> {
                         })
                     };
                     if let (Some(a), Some(b)) = (get(&rows_a, "auc"), get(&rows_b, "auc")) {
-                        let d = paired_curve_statistic_difference(&hits(&ra), &hits(&rb), stat, &cfg)?;
+                        let d =
+                            paired_curve_statistic_difference(&hits(&ra), &hits(&rb), stat, &cfg)?;
                         lines.push(mk("auc", a, b, d, None));
                     }
                     let clean = |r: &[TextPerturbationLine]| -> Vec<f64> {

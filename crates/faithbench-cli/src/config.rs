@@ -291,13 +291,46 @@ pub enum DatasetSection {
 }
 
 /// One ERASER split or several.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Splits {
     /// `split = "test"`.
     One(Split),
     /// `split = ["test", "train", "val"]`.
     Many(Vec<Split>),
+}
+
+fn split_named<E: serde::de::Error>(v: &str) -> Result<Split, E> {
+    match v {
+        "train" => Ok(Split::Train),
+        "val" => Ok(Split::Val),
+        "test" => Ok(Split::Test),
+        other => Err(E::custom(format!(
+            "unknown split `{other}` (train, val, test)"
+        ))),
+    }
+}
+
+impl<'de> Deserialize<'de> for Splits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Splits;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a split (\"test\") or a list of splits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Splits, E> {
+                split_named(v).map(Splits::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Splits, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = a.next_element::<String>()? {
+                    out.push(split_named(&x)?);
+                }
+                Ok(Splits::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Splits {
@@ -422,6 +455,10 @@ pub enum EvaluatorEntry {
         /// IoU threshold of the partial-match F1 (default 0.5).
         #[serde(default = "d_iou")]
         iou_threshold: f64,
+        /// Measure comprehensiveness, sufficiency and AOPC (default true; needs
+        /// `2·(|ks| + |aopc_thresholds|)` extra classifier calls per document).
+        #[serde(default = "d_true")]
+        faithfulness: bool,
         /// How comprehensiveness/sufficiency remove words: `delete` (default; the word pieces
         /// are dropped from the sequence) or `mask` (`[PAD]` id and attention mask 0).
         #[serde(default)]
@@ -468,7 +505,7 @@ pub enum TextRemoval {
 }
 
 /// Fractions of a text perturbation test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Fractions {
     /// A preset name.
@@ -484,6 +521,40 @@ impl Fractions {
             Fractions::Preset(p) => p.fractions(),
             Fractions::List(v) => v.clone(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fractions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fractions;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"movies_reference\", \"newsgroups_reference\" or a list of fractions")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Fractions, E> {
+                match v {
+                    "movies_reference" => Ok(Fractions::Preset(FractionPreset::MoviesReference)),
+                    "newsgroups_reference" => {
+                        Ok(Fractions::Preset(FractionPreset::NewsgroupsReference))
+                    }
+                    other => Err(E::custom(format!(
+                        "unknown fractions preset `{other}` (movies_reference, newsgroups_reference; or give a list of fractions)"
+                    ))),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Fractions, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element::<f64>()? {
+                    v.push(x);
+                }
+                Ok(Fractions::List(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -768,9 +839,7 @@ pub fn parse_config(
                     return Err(invalid(format!("datasets.{name}: `split` is empty")));
                 }
                 if (1..list.len()).any(|i| list[..i].contains(&list[i])) {
-                    return Err(invalid(format!(
-                        "datasets.{name}: a split is listed twice"
-                    )));
+                    return Err(invalid(format!("datasets.{name}: a split is listed twice")));
                 }
                 if *max_length < 2 {
                     return Err(invalid(format!(
@@ -870,6 +939,8 @@ pub fn parse_config(
                 )))
             }
             None if models.len() == 1 => models.keys().next().cloned().unwrap_or_default(),
+            // datasets without `model` use the [model] table
+            None if config.model.is_some() => DEFAULT_MODEL.to_string(),
             None => {
                 return Err(invalid(format!(
                     "datasets.{dn}: several models are defined; say which with `model = \"NAME\"`"
@@ -1199,6 +1270,190 @@ levels = [0.5]
             (GOOD.replace("preset = \"vit_b16\"", "preset = \"vit_x\""), "unknown preset"),
             (GOOD.replace("preset = \"vit_b16\"", ""), "needs a `preset`"),
             (GOOD.replace("steps = 3", "").replace("start_layer = 3", "steps = 1"), "steps"),
+        ];
+        for (bad, msg) in cases {
+            let e = parse_config(&bad, Path::new("c.toml"), &env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{msg}: {e}");
+        }
+    }
+
+    const TEXT: &str = r#"
+[models.vit]
+dir = "m/vit"
+
+[models.bert]
+dir = "m/bert"
+
+[datasets.img]
+kind = "imagenet_val"
+root = "i"
+model = "vit"
+
+[datasets.movies]
+kind = "eraser"
+root = "${CONFIG_DIR}/movies"
+split = ["test", "train"]
+model = "bert"
+
+[[explainers]]
+label = "Ours-H"
+method = "ours_h"
+
+[[explainers]]
+label = "X"
+method = "rollout"
+model = "vit"
+
+[[explainers]]
+label = "X"
+method = "raw_attention"
+model = "bert"
+
+[[evaluators]]
+kind = "perturbation"
+dataset = "img"
+mode = "positive"
+
+[[evaluators]]
+kind = "eraser_rationales"
+dataset = "movies"
+ks = [1, 5]
+
+[[evaluators]]
+kind = "text_perturbation"
+dataset = "movies"
+mode = "negative"
+fractions = "movies_reference"
+length_rule = "padded_to_512"
+"#;
+
+    #[test]
+    fn multi_model_text_config_parses() {
+        let c = parse_config(TEXT, Path::new("/cfg/t.toml"), &env).unwrap();
+        assert!(c.multi_model());
+        assert_eq!(c.dataset_models["movies"], "bert");
+        assert_eq!(c.dataset_models["img"], "vit");
+        assert_eq!(
+            c.explainer_models,
+            vec![
+                vec!["bert".to_string(), "vit".to_string()],
+                vec!["vit".to_string()],
+                vec!["bert".to_string()]
+            ]
+        );
+        match &c.datasets["movies"] {
+            DatasetSection::Eraser {
+                root,
+                split,
+                max_length,
+                ..
+            } => {
+                assert!(root.ends_with("/movies"));
+                assert_eq!(split.list(), vec![Split::Test, Split::Train]);
+                assert_eq!(*max_length, 512);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.config.evaluators[1].name(), "eraser_rationales");
+        assert_eq!(c.config.evaluators[2].name(), "text_perturbation_negative");
+        match &c.config.evaluators[2] {
+            EvaluatorEntry::TextPerturbation {
+                fractions,
+                length_rule,
+                class,
+                ..
+            } => {
+                assert_eq!(fractions.values().len(), 9);
+                assert_eq!(*length_rule, LengthRuleName::PaddedTo512);
+                assert_eq!(
+                    *class,
+                    ExplainedClass::Target,
+                    "BERT explains the ground truth"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // [model] plus [models.NAME]: datasets without `model` use [model]
+        let mixed = TEXT
+            .replace("[models.vit]", "[model]")
+            .replace(
+                "model = \"vit\"\n\n[datasets.movies]",
+                "\n[datasets.movies]",
+            )
+            .replace("model = \"vit\"", "model = \"default\"");
+        let c = parse_config(&mixed, Path::new("/cfg/t.toml"), &env).unwrap();
+        assert_eq!(c.dataset_models["img"], DEFAULT_MODEL);
+    }
+
+    #[test]
+    fn inconsistent_text_configs_are_rejected() {
+        let cases = [
+            (
+                TEXT.replace("model = \"bert\"\n\n[[explainers]]", "\n[[explainers]]"),
+                "several models",
+            ),
+            (
+                TEXT.replace(
+                    "label = \"X\"\nmethod = \"raw_attention\"\nmodel = \"bert\"",
+                    "label = \"Ours-H\"\nmethod = \"raw_attention\"",
+                ),
+                "two explainers",
+            ),
+            (
+                TEXT.replace(
+                    "dataset = \"img\"\nmode = \"positive\"",
+                    "dataset = \"movies\"\nmode = \"positive\"",
+                ),
+                "needs class labels",
+            ),
+            (
+                TEXT.replace(
+                    "kind = \"eraser_rationales\"\ndataset = \"movies\"",
+                    "kind = \"eraser_rationales\"\ndataset = \"img\"",
+                ),
+                "needs evidence",
+            ),
+            (TEXT.replace("ks = [1, 5]", "ks = [0]"), "ks must be"),
+            (TEXT.replace("ks = [1, 5]", "ks = [5, 5]"), "listed twice"),
+            (
+                TEXT.replace("fractions = \"movies_reference\"", "fractions = [1.5]"),
+                "fractions",
+            ),
+            (
+                TEXT.replace("fractions = \"movies_reference\"", "fractions = \"sst\""),
+                "unknown fractions preset `sst`",
+            ),
+            (
+                TEXT.replace(
+                    "split = [\"test\", \"train\"]",
+                    "split = [\"test\", \"test\"]",
+                ),
+                "twice",
+            ),
+            (
+                TEXT.replace("split = [\"test\", \"train\"]", "split = \"dev\""),
+                "unknown split `dev`",
+            ),
+            (
+                TEXT.replace(
+                    "model = \"vit\"\n\n[datasets.movies]",
+                    "model = \"bert\"\n\n[datasets.movies]",
+                ),
+                "not used by any dataset",
+            ),
+            (
+                TEXT.replace(
+                    "method = \"rollout\"\nmodel = \"vit\"",
+                    "method = \"rollout\"\nmodel = \"gpt\"",
+                ),
+                "unknown model `gpt`",
+            ),
+            (
+                format!("[model]\ndir = \"x\"\n{TEXT}").replace("[models.vit]", "[models.default]"),
+                "[models.default]",
+            ),
         ];
         for (bad, msg) in cases {
             let e = parse_config(&bad, Path::new("c.toml"), &env)

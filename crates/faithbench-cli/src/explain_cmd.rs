@@ -240,14 +240,39 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             (vec![grid, grid], p)
         }
         View::Text(tokens) => {
+            let names = source
+                .dir
+                .as_deref()
+                .map(|d| id2label(&d.join("config.json")))
+                .unwrap_or_default();
+            let named = |c: usize| match names.get(c) {
+                Some(n) => format!("{c} ({n})"),
+                None => c.to_string(),
+            };
+            let probs = crate::text_run::softmax(&logits);
             let meta = vec![
                 ("model".to_string(), req.model.display().to_string()),
                 ("explainer".to_string(), explainer.name()),
-                ("explained class".to_string(), class.to_string()),
-                ("predicted class".to_string(), predicted.to_string()),
+                ("explained class".to_string(), named(class)),
+                (
+                    "predicted class".to_string(),
+                    format!("{} — p = {:.3}", named(predicted), probs[predicted]),
+                ),
+                ("word pieces".to_string(), tokens.len().to_string()),
             ];
+            let short: String = if input_desc.chars().count() > 60 {
+                input_desc
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+                    + " …"
+            } else {
+                input_desc.clone()
+            };
             let html = token_heatmap_html(
-                &format!("{} — {}", explainer.name(), input_desc),
+                &format!("{} — “{}”", explainer.name(), short),
                 &tokens,
                 &row,
                 &meta,
@@ -277,6 +302,28 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
         .with_context(|| format!("{}: cannot write", jp.display()))?;
     written.push(jp);
     Ok(written)
+}
+
+/// Class names from a Hugging Face `config.json` (`id2label`), empty when absent.
+fn id2label(path: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let Some(m) = v.get("id2label").and_then(|m| m.as_object()) else {
+        return Vec::new();
+    };
+    let mut out = vec![String::new(); m.len()];
+    for (k, name) in m {
+        if let (Ok(i), Some(n)) = (k.parse::<usize>(), name.as_str()) {
+            if i < out.len() {
+                out[i] = n.to_string();
+            }
+        }
+    }
+    out
 }
 
 enum View {

@@ -93,7 +93,12 @@ pub(crate) fn upscale(img: RgbImage) -> RgbImage {
     if f <= 1 {
         return img;
     }
-    image::imageops::resize(&img, img.width() * f, img.height() * f, image::imageops::FilterType::Nearest)
+    image::imageops::resize(
+        &img,
+        img.width() * f,
+        img.height() * f,
+        image::imageops::FilterType::Nearest,
+    )
 }
 
 /// Writes one gallery image. `map` is the normalised `S × S` map (None if constant);
@@ -127,7 +132,11 @@ pub fn write_item(
             };
             let truth: Vec<bool> = gt.iter().map(|&v| v == 1).collect();
             side_by_side(
-                &[overlay, upscale(mask_image(&pred, size)), upscale(mask_image(&truth, size))],
+                &[
+                    overlay,
+                    upscale(mask_image(&pred, size)),
+                    upscale(mask_image(&truth, size)),
+                ],
                 &[label, "prediction (map > mean)", "ground truth"],
             )?
         }
@@ -202,7 +211,8 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
 </head>\n<body>\n<h1>{t}</h1>\n<ul>\n{rows}</ul>\n</body>\n</html>\n",
                     t = escape(&title)
                 );
-                std::fs::write(&p, html).with_context(|| format!("{}: cannot write", p.display()))?;
+                std::fs::write(&p, html)
+                    .with_context(|| format!("{}: cannot write", p.display()))?;
                 text_indexes.push((ds.name.clone(), p));
             }
             continue;
@@ -253,7 +263,8 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
             &format!("</h1>\n<p>Text datasets:</p>\n<ul>{links}</ul>\n"),
             1,
         );
-        std::fs::write(&index, html).with_context(|| format!("{}: cannot write", index.display()))?;
+        std::fs::write(&index, html)
+            .with_context(|| format!("{}: cannot write", index.display()))?;
     }
     Ok(Some(index))
 }

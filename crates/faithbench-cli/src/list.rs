@@ -50,12 +50,23 @@ pub fn listing() -> String {
          auc = bi2023|chefer2021|trapezoid, levels = [0.1, …, 0.9], removal = \"raw_black\"\n                 \
          metrics: auc, clean_accuracy, accuracy@<p>\n  \
          segmentation   ImageNet-Segmentation (spec §4.2), explains the predicted class\n                 \
-         metrics: pixel_accuracy, miou, map, mf1\n",
+         metrics: pixel_accuracy, miou, map, mf1\n  \
+         eraser_rationales  top-k word rationales vs ERASER evidence (spec §4.4, §4.7): class = target|predicted,\n                 \
+         ks = [5, …, 80], alignment = offsets|reference, faithfulness = true, removal = delete|mask,\n                 \
+         aopc_thresholds, iou_threshold = 0.5, listing = fresh|reference_accumulated, results_files = true\n                 \
+         metrics: token_f1@k (the paper's token-F1), token_precision/recall/micro_f1@k, rationale_f1@k, iou_f1@k,\n                 \
+         comprehensiveness@k, sufficiency@k, auprc, average_precision, roc_auc, *_aopc, clean_accuracy\n  \
+         text_perturbation  token removal (spec §4.5, §4.6): mode = positive|negative, class = target|predicted,\n                 \
+         fractions = movies_reference|newsgroups_reference|[..], length_rule = real_tokens|padded_to_512,\n                 \
+         auc = trapezoid_normalised|trapezoid; metrics: auc, clean_accuracy, accuracy@<p>\n",
     );
     out.push_str(
         "\nDatasets ([dataset] kind = \"...\"):\n  \
          imagenet_val   root = ImageNet val folder, subset = index .npy (optional), limit, resize\n  \
          imagenet_seg   path = gtsegs_ijcv.mat, limit, resize\n  \
+         eraser         root = folder with docs/ and {train,val,test}.jsonl, split = \"test\" | [..], max_length = 512,\n                 \
+         limit, classes = [\"NEG\", \"POS\"] (text; BERT models)\n  \
+         newsgroups     root = scripts/export_20newsgroups.py output, sample3000 = true, max_length = 512, limit\n  \
          resize modes:  squash (PIL Resize((S,S)), default), shorter_crop (Resize(256)+CenterCrop(224)), clip_bicubic\n",
     );
     out.push_str(
@@ -83,5 +94,6 @@ mod tests {
         }
         assert!(l.contains("steps = 20"), "{l}");
         assert!(l.contains("vit_mae_b16"));
+        assert!(l.contains("eraser_rationales") && l.contains("newsgroups"));
     }
 }

@@ -449,7 +449,10 @@ fn train_shapes(out: &std::path::Path, steps: Option<usize>, pool: Option<&str>)
         }
         let dir = out.join(name);
         let res = faithbench_train::train_shapes_vit(&cfg, &dir, |l| {
-            eprintln!("{name}: step {:>5}  loss {:.4}  lr {:.2e}  {:.0} s", l.step, l.loss, l.lr, l.seconds)
+            eprintln!(
+                "{name}: step {:>5}  loss {:.4}  lr {:.2e}  {:.0} s",
+                l.step, l.loss, l.lr, l.seconds
+            )
         });
         match res {
             Ok(r) => println!(

@@ -14,9 +14,9 @@ use faithbench_eval::text_perturbation::TextClassifier;
 use faithbench_eval::ImageClassifier;
 use faithbench_models::bert::BertConfig;
 use faithbench_models::load::{find_weights_in_dir, read_spec, VitSpec};
-use faithbench_models::TextBatch;
 use faithbench_models::preprocess::Normalization;
 use faithbench_models::vit::VitConfig;
+use faithbench_models::TextBatch;
 use faithbench_models::{AnyModel, Explainable, Family, Layout, ModelError, ModelInput, ModelSpec};
 
 /// Where a model comes from and what it is, before loading.
@@ -330,11 +330,7 @@ impl TextClassifier for TextClassifierModel<'_> {
         self.num_classes
     }
 
-    fn logits(
-        &mut self,
-        ids: &[Vec<u32>],
-        masks: &[Vec<u8>],
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn logits(&mut self, ids: &[Vec<u32>], masks: &[Vec<u8>]) -> Result<Vec<Vec<f32>>, ModelError> {
         self.logits_rows(ids, masks)
     }
 }

@@ -182,6 +182,9 @@ pub enum Protocol {
         aopc_thresholds: Vec<f64>,
         /// IoU threshold of the partial-match F1.
         iou_threshold: f64,
+        /// Whether comprehensiveness/sufficiency/AOPC are measured.
+        #[serde(default = "yes")]
+        faithfulness: bool,
         /// How words are removed for comprehensiveness/sufficiency.
         removal: TextRemoval,
     },
@@ -261,6 +264,10 @@ pub struct Options {
     pub no_results_files: Vec<String>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// Command-line overrides of a config.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -310,10 +317,7 @@ pub fn resolve(cfg: &LoadedConfig, ov: &Overrides) -> Result<Resolved> {
                 m.layout,
                 m.normalization,
             ),
-            (None, None) => bail!(
-                "{}: {what} has neither dir nor weights",
-                cfg.path.display()
-            ),
+            (None, None) => bail!("{}: {what} has neither dir nor weights", cfg.path.display()),
         }
         .with_context(|| format!("{what} of {}", cfg.path.display()))?;
         let weights_sha256 = sha256_file(&source.weights)?;
@@ -414,7 +418,10 @@ pub fn resolve(cfg: &LoadedConfig, ov: &Overrides) -> Result<Resolved> {
                 (open, r)
             }
             DatasetSection::ImagenetSeg {
-                path, limit, resize, ..
+                path,
+                limit,
+                resize,
+                ..
             } => {
                 let vit = source.vit_config()?;
                 let open =
@@ -501,8 +508,9 @@ pub fn resolve(cfg: &LoadedConfig, ov: &Overrides) -> Result<Resolved> {
                 ..
             } => {
                 let bert = source.bert_config()?;
-                let open = OpenDataset::open_newsgroups(Path::new(root), *sample3000, limit_of(limit))
-                    .with_context(ctx)?;
+                let open =
+                    OpenDataset::open_newsgroups(Path::new(root), *sample3000, limit_of(limit))
+                        .with_context(ctx)?;
                 let mut classes = open.class_names();
                 if classes.len() > bert.num_classes {
                     bail!(
@@ -602,6 +610,7 @@ pub fn resolve(cfg: &LoadedConfig, ov: &Overrides) -> Result<Resolved> {
                 listing,
                 aopc_thresholds,
                 iou_threshold,
+                faithfulness,
                 removal,
                 results_files,
                 ..
@@ -614,10 +623,15 @@ pub fn resolve(cfg: &LoadedConfig, ov: &Overrides) -> Result<Resolved> {
                     ks: ks.clone().unwrap_or_else(|| REFERENCE_KS.to_vec()),
                     alignment: *alignment,
                     listing: *listing,
-                    aopc_thresholds: aopc_thresholds
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_AOPC_THRESHOLDS.to_vec()),
+                    aopc_thresholds: if *faithfulness {
+                        aopc_thresholds
+                            .clone()
+                            .unwrap_or_else(|| DEFAULT_AOPC_THRESHOLDS.to_vec())
+                    } else {
+                        Vec::new()
+                    },
                     iou_threshold: *iou_threshold,
+                    faithfulness: *faithfulness,
                     removal: *removal,
                 }
             }

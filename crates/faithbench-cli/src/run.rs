@@ -600,7 +600,9 @@ fn execute_dataset(
     let n = ds.num_samples;
     let b = plan.plan.batch_size;
     let s = im.image_size;
-    let resize = ds.resize.unwrap_or(faithbench_models::preprocess::ResizeMode::Squash);
+    let resize = ds
+        .resize
+        .unwrap_or(faithbench_models::preprocess::ResizeMode::Squash);
     let pb = progress_bar(n, bars_hidden, format!("{} ({})", ds.name, ds.kind))?;
     let nx = plan.plan.explainers.len();
     let applicable: Vec<bool> = plan

@@ -428,19 +428,26 @@ pub fn protocol_line(p: &Protocol) -> String {
             alignment,
             aopc_thresholds,
             iou_threshold,
+            faithfulness,
             removal,
             ..
         } => format!(
             "*ERASER rationales; explains the {} class; token maps clamped at 0, word scores by `{}` alignment; \
              top-k words for k in {:?} (capped at the words covered); token-F1 = `token_prf` instance-macro F1; \
-             IoU threshold {}; comprehensiveness/sufficiency with words removed by `{}`; AOPC bins {:?}. \
-             Per-k precision, recall, micro and rationale-level F1 are in summary.csv.*\n",
+             IoU threshold {}; {}. Per-k precision, recall, micro and rationale-level F1 are in summary.csv.*\n",
             snake(explained),
             snake(alignment),
             ks,
             iou_threshold,
-            snake(removal),
-            aopc_thresholds
+            if *faithfulness {
+                format!(
+                    "comprehensiveness/sufficiency with words removed by `{}`, AOPC bins {:?}",
+                    snake(removal),
+                    aopc_thresholds
+                )
+            } else {
+                "faithfulness not measured".to_string()
+            }
         ),
         Protocol::TextPerturbation {
             config,

@@ -583,9 +583,11 @@ fn limit_flag_caps_every_dataset() {
         &[],
     );
     ok(&o);
-    for rec in ["segmentation__Ours-H", "perturbation_negative_predicted__rollout"] {
-        let text =
-            std::fs::read_to_string(f.path(&format!("out/records/{rec}.jsonl"))).unwrap();
+    for rec in [
+        "segmentation__Ours-H",
+        "perturbation_negative_predicted__rollout",
+    ] {
+        let text = std::fs::read_to_string(f.path(&format!("out/records/{rec}.jsonl"))).unwrap();
         assert_eq!(text.lines().count(), 2, "{rec}");
     }
     let csv = std::fs::read_to_string(f.path("out/summary.csv")).unwrap();
@@ -607,7 +609,13 @@ fn demo_config_reproduces_the_committed_baseline() {
     let o = Command::new(BIN)
         .current_dir(&repo)
         .env_remove("FAITHBENCH_FAIL_AFTER")
-        .args(["run", "configs/demo.toml", "--out", out.to_str().unwrap(), "-q"])
+        .args([
+            "run",
+            "configs/demo.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
         .output()
         .unwrap();
     ok(&o);

@@ -1,6 +1,8 @@
 //! Writes a 10×4 grid of generated samples (image above its mask) to the given PNG path.
 fn main() {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "synthetic_grid.png".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "synthetic_grid.png".into());
     let (size, cols, rows) = (64u32, 10u32, 4u32);
     let mut grid = image::RgbImage::new(cols * size, rows * 2 * size);
     for i in 0..cols * rows {

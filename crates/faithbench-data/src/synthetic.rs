@@ -134,7 +134,10 @@ pub fn generate(seed: u64, index: u64, size: u32) -> ShapeSample {
     let dots = 10 + rng.below(15);
     for _ in 0..dots {
         let col = hsv(rng.unit(), rng.range(0.3, 1.0), rng.range(0.3, 1.0));
-        let (x0, y0) = (rng.below(size as u64 - 1) as u32, rng.below(size as u64 - 1) as u32);
+        let (x0, y0) = (
+            rng.below(size as u64 - 1) as u32,
+            rng.below(size as u64 - 1) as u32,
+        );
         for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
             px[((y0 + dy) * size + x0 + dx) as usize] = col;
         }
@@ -157,7 +160,8 @@ pub fn generate(seed: u64, index: u64, size: u32) -> ShapeSample {
     // Pixel noise everywhere.
     let mut image = RgbImage::new(size, size);
     for (i, p) in px.iter().enumerate() {
-        let rgb = [0, 1, 2].map(|c| ((p[c] * 255.0 + rng.range(-12.0, 12.0)).round()).clamp(0.0, 255.0) as u8);
+        let rgb = [0, 1, 2]
+            .map(|c| ((p[c] * 255.0 + rng.range(-12.0, 12.0)).round()).clamp(0.0, 255.0) as u8);
         image.put_pixel(i as u32 % size, i as u32 / size, Rgb(rgb));
     }
     ShapeSample { label, image, mask }
@@ -183,7 +187,10 @@ mod tests {
         for i in 0..50 {
             let s = generate(1, i, 64);
             let area = s.mask.iter().filter(|&&m| m == 1).count() as f64 / (64.0 * 64.0);
-            assert!((0.015..0.4).contains(&area), "sample {i}: object covers {area:.3}");
+            assert!(
+                (0.015..0.4).contains(&area),
+                "sample {i}: object covers {area:.3}"
+            );
         }
     }
 

@@ -16,7 +16,10 @@ use crate::load::{Layout, ModelSpec, VitSpec};
 use crate::vit::VisionTransformer;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
 }
 
 struct Out(BTreeMap<String, (Vec<usize>, Vec<f32>)>);
@@ -62,14 +65,26 @@ impl Out {
 
 /// Saves a ViT as timm-layout safetensors (`model.safetensors`) and its `faithbench.json` in `dir`.
 pub fn save_vit_timm(model: &VisionTransformer, dir: &Path) -> Result<()> {
-    let io = |path: &Path, e: std::io::Error| ModelError::Io { path: path.to_path_buf(), source: e };
+    let io = |path: &Path, e: std::io::Error| ModelError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let c = &model.config;
     let mut out = Out(BTreeMap::new());
     out.put("cls_token", model.cls_token.val());
     out.put("pos_embed", model.pos_embed.val());
     let p = c.patch_size;
-    out.put("patch_embed.proj.weight", model.patch_embed.proj.weight.val().transpose().reshape([c.hidden, 3, p, p]));
+    out.put(
+        "patch_embed.proj.weight",
+        model
+            .patch_embed
+            .proj
+            .weight
+            .val()
+            .transpose()
+            .reshape([c.hidden, 3, p, p]),
+    );
     if let Some(b) = &model.patch_embed.proj.bias {
         out.put("patch_embed.proj.bias", b.val());
     }
@@ -139,9 +154,18 @@ pub fn save_bert_hf(model: &Bert, dir: &Path, labels: &[String]) -> Result<()> {
     let mut out = Out(BTreeMap::new());
     let e = format!("{pre}embeddings");
     let emb = &model.embeddings;
-    out.put(&format!("{e}.word_embeddings.weight"), emb.word_embeddings.val());
-    out.put(&format!("{e}.position_embeddings.weight"), emb.position_embeddings.val());
-    out.put(&format!("{e}.token_type_embeddings.weight"), emb.token_type_embeddings.val());
+    out.put(
+        &format!("{e}.word_embeddings.weight"),
+        emb.word_embeddings.val(),
+    );
+    out.put(
+        &format!("{e}.position_embeddings.weight"),
+        emb.position_embeddings.val(),
+    );
+    out.put(
+        &format!("{e}.token_type_embeddings.weight"),
+        emb.token_type_embeddings.val(),
+    );
     out.ln(&format!("{e}.LayerNorm"), &emb.layer_norm);
     for (i, l) in model.layers.iter().enumerate() {
         let p = format!("{pre}encoder.layer.{i}");
@@ -160,7 +184,10 @@ pub fn save_bert_hf(model: &Bert, dir: &Path, labels: &[String]) -> Result<()> {
             }
         }
         out.linear(&format!("{p}.attention.output.dense"), &l.attention.proj);
-        out.ln(&format!("{p}.attention.output.LayerNorm"), &l.attention_norm);
+        out.ln(
+            &format!("{p}.attention.output.LayerNorm"),
+            &l.attention_norm,
+        );
         out.linear(&format!("{p}.intermediate.dense"), &l.intermediate);
         out.linear(&format!("{p}.output.dense"), &l.output);
         out.ln(&format!("{p}.output.LayerNorm"), &l.output_norm);
@@ -175,7 +202,10 @@ pub fn save_bert_hf(model: &Bert, dir: &Path, labels: &[String]) -> Result<()> {
             (
                 i.to_string(),
                 serde_json::Value::String(
-                    labels.get(i).cloned().unwrap_or_else(|| format!("LABEL_{i}")),
+                    labels
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| format!("LABEL_{i}")),
                 ),
             )
         })

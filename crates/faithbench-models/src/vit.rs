@@ -286,7 +286,9 @@ impl VisionTransformer {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = self.embed(x);
         for blk in &self.blocks {
-            let (a, _) = blk.attn.forward(blk.norm1.forward(x.clone()), None, None, false, false);
+            let (a, _) = blk
+                .attn
+                .forward(blk.norm1.forward(x.clone()), None, None, false, false);
             x = x + a;
             x = x.clone() + blk.mlp.forward(blk.norm2.forward(x));
         }

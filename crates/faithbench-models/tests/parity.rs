@@ -291,7 +291,9 @@ fn loaded_models_do_not_track_weight_gradients() {
 fn saved_timm_checkpoint_round_trips() {
     let dev = autodiff_device();
     let dir = fixtures().join("timm_vit_gap");
-    let AnyModel::Vit(m) = load_model_dir(&dir, &dev).expect("load") else { panic!("vit") };
+    let AnyModel::Vit(m) = load_model_dir(&dir, &dev).expect("load") else {
+        panic!("vit")
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     faithbench_models::save::save_vit_timm(&m, tmp.path()).expect("save");
     let again = load_model_dir(tmp.path(), &dev).expect("reload");
@@ -302,7 +304,12 @@ fn saved_timm_checkpoint_round_trips() {
     assert_eq!(a, b, "bit-identical logits after save + load");
     let original = std::fs::read(dir.join("model.safetensors")).expect("read");
     let saved = WeightFile::open(tmp.path().join("model.safetensors")).expect("open");
-    assert_eq!(saved.len(), WeightFile::open(dir.join("model.safetensors")).expect("open").len());
+    assert_eq!(
+        saved.len(),
+        WeightFile::open(dir.join("model.safetensors"))
+            .expect("open")
+            .len()
+    );
     assert!(!original.is_empty());
 }
 
@@ -310,7 +317,9 @@ fn saved_timm_checkpoint_round_trips() {
 fn saved_hf_bert_checkpoint_round_trips() {
     let dev = autodiff_device();
     let dir = fixtures().join("hf_bert");
-    let AnyModel::Bert(m) = load_model_dir(&dir, &dev).expect("load") else { panic!("bert") };
+    let AnyModel::Bert(m) = load_model_dir(&dir, &dev).expect("load") else {
+        panic!("bert")
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     let labels = vec!["NEG".to_string(), "POS".to_string()];
     faithbench_models::save::save_bert_hf(&m, tmp.path(), &labels).expect("save");
@@ -323,20 +332,34 @@ fn saved_hf_bert_checkpoint_round_trips() {
     // the same tensor names and shapes as the transformers checkpoint (minus position_ids)
     let orig = WeightFile::open(dir.join("model.safetensors")).expect("open");
     let saved = WeightFile::open(tmp.path().join("model.safetensors")).expect("open");
-    let mut want: Vec<String> = orig.names().filter(|n| !n.ends_with("position_ids")).map(String::from).collect();
+    let mut want: Vec<String> = orig
+        .names()
+        .filter(|n| !n.ends_with("position_ids"))
+        .map(String::from)
+        .collect();
     let mut got: Vec<String> = saved.names().map(String::from).collect();
     want.sort();
     got.sort();
     assert_eq!(got, want);
     for n in &got {
-        assert_eq!(saved.get(n).expect(n).shape, orig.get(n).expect(n).shape, "{n}");
-        assert_eq!(saved.get(n).expect(n).data, orig.get(n).expect(n).data, "{n}: values");
+        assert_eq!(
+            saved.get(n).expect(n).shape,
+            orig.get(n).expect(n).shape,
+            "{n}"
+        );
+        assert_eq!(
+            saved.get(n).expect(n).data,
+            orig.get(n).expect(n).data,
+            "{n}: values"
+        );
     }
     // config.json is a Hugging Face BertConfig that reads back to the same config
-    let cfg = bert::BertConfig::from_hf_json(&tmp.path().join("config.json"), false).expect("config.json");
+    let cfg = bert::BertConfig::from_hf_json(&tmp.path().join("config.json"), false)
+        .expect("config.json");
     assert_eq!(cfg, m.config);
     let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap())
+            .unwrap();
     assert_eq!(v["id2label"]["1"], "POS");
     assert_eq!(v["architectures"][0], "BertForSequenceClassification");
 }

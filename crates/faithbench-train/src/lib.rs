@@ -18,10 +18,10 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use faithbench_data::synthetic::{generate, CLASSES};
-use faithbench_models::preprocess::{raw_batch, Normalization};
 use faithbench_data::planted::{self, PlantedSplit};
+use faithbench_data::synthetic::{generate, CLASSES};
 use faithbench_models::bert::{Bert, BertConfig};
+use faithbench_models::preprocess::{raw_batch, Normalization};
 use faithbench_models::save::{save_bert_hf, save_vit_timm};
 use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::vit::{Pool, VisionTransformer, VitConfig};
@@ -75,7 +75,10 @@ pub fn sample_file(i: usize) -> String {
 /// Writes evaluation samples `0..n` as `out/val/<class>/<file>.png` and `out/masks/<file>.png`
 /// (mask 0/255), plus `out/classes.txt`.
 pub fn write_shapes_dataset(out: &Path, n: usize) -> Result<()> {
-    let io = |path: &Path, reason: String| TrainError::Io { path: path.to_path_buf(), reason };
+    let io = |path: &Path, reason: String| TrainError::Io {
+        path: path.to_path_buf(),
+        reason,
+    };
     for c in 0..CLASSES.len() {
         let d = out.join("val").join(class_dir(c));
         std::fs::create_dir_all(&d).map_err(|e| io(&d, e.to_string()))?;
@@ -84,10 +87,17 @@ pub fn write_shapes_dataset(out: &Path, n: usize) -> Result<()> {
     std::fs::create_dir_all(&md).map_err(|e| io(&md, e.to_string()))?;
     for i in 0..n {
         let s = generate(EVAL_SEED, i as u64, IMAGE_SIZE);
-        let p = out.join("val").join(class_dir(s.label)).join(sample_file(i));
+        let p = out
+            .join("val")
+            .join(class_dir(s.label))
+            .join(sample_file(i));
         s.image.save(&p).map_err(|e| io(&p, e.to_string()))?;
-        let mask = image::GrayImage::from_raw(IMAGE_SIZE, IMAGE_SIZE, s.mask.iter().map(|&m| m * 255).collect())
-            .ok_or_else(|| io(&md, "mask buffer size".into()))?;
+        let mask = image::GrayImage::from_raw(
+            IMAGE_SIZE,
+            IMAGE_SIZE,
+            s.mask.iter().map(|&m| m * 255).collect(),
+        )
+        .ok_or_else(|| io(&md, "mask buffer size".into()))?;
         let mp = md.join(sample_file(i));
         mask.save(&mp).map_err(|e| io(&mp, e.to_string()))?;
     }
@@ -181,8 +191,16 @@ pub struct TrainReport {
     pub seconds: f64,
 }
 
-fn batch(seed: u64, start: u64, n: usize, norm: Normalization, device: &Device) -> Result<(Tensor<4>, Vec<usize>)> {
-    let samples: Vec<_> = (0..n as u64).map(|i| generate(seed, start + i, IMAGE_SIZE)).collect();
+fn batch(
+    seed: u64,
+    start: u64,
+    n: usize,
+    norm: Normalization,
+    device: &Device,
+) -> Result<(Tensor<4>, Vec<usize>)> {
+    let samples: Vec<_> = (0..n as u64)
+        .map(|i| generate(seed, start + i, IMAGE_SIZE))
+        .collect();
     let images: Vec<image::RgbImage> = samples.iter().map(|s| s.image.clone()).collect();
     let raw = raw_batch(&images, device)?;
     Ok((norm.apply(raw), samples.iter().map(|s| s.label).collect()))
@@ -208,12 +226,18 @@ pub fn evaluate(model: &VisionTransformer, n: usize, device: &Device) -> Result<
 }
 
 /// Trains a shapes ViT, saves it to `out` (model.safetensors, faithbench.json, train_report.json).
-pub fn train_shapes_vit(cfg: &ShapesTrainConfig, out: &Path, mut progress: impl FnMut(&LogLine)) -> Result<TrainReport> {
+pub fn train_shapes_vit(
+    cfg: &ShapesTrainConfig,
+    out: &Path,
+    mut progress: impl FnMut(&LogLine),
+) -> Result<TrainReport> {
     let device = faithbench_models::autodiff_device();
     device.seed(cfg.seed);
     let vit = shapes_vit_config(cfg.pool);
     let mut model = vit.init(&device);
-    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).init();
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let t0 = Instant::now();
     let mut log = Vec::new();
@@ -226,9 +250,18 @@ pub fn train_shapes_vit(cfg: &ShapesTrainConfig, out: &Path, mut progress: impl 
             let t = (step - cfg.warmup) as f64 / (cfg.steps - cfg.warmup).max(1) as f64;
             cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
         };
-        let (x, labels) = batch(TRAIN_SEED, (step * cfg.batch_size) as u64, cfg.batch_size, vit.normalization, &device)?;
+        let (x, labels) = batch(
+            TRAIN_SEED,
+            (step * cfg.batch_size) as u64,
+            cfg.batch_size,
+            vit.normalization,
+            &device,
+        )?;
         let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
+            TensorData::new(
+                labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+                [labels.len()],
+            ),
             &device,
         );
         let logits = model.forward(x);
@@ -238,7 +271,12 @@ pub fn train_shapes_vit(cfg: &ShapesTrainConfig, out: &Path, mut progress: impl 
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
         if (step + 1) % 50 == 0 || step + 1 == cfg.steps {
-            let line = LogLine { step: step + 1, loss: acc_loss / acc_n as f64, lr, seconds: t0.elapsed().as_secs_f64() };
+            let line = LogLine {
+                step: step + 1,
+                loss: acc_loss / acc_n as f64,
+                lr,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
             progress(&line);
             log.push(line);
             acc_loss = 0.0;
@@ -256,10 +294,19 @@ pub fn train_shapes_vit(cfg: &ShapesTrainConfig, out: &Path, mut progress: impl 
     };
     save_vit_timm(&model, out)?;
     let rp = out.join("train_report.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| TrainError::Io { path: rp.clone(), reason: e.to_string() })?;
-    std::fs::write(&rp, text + "\n").map_err(|e| TrainError::Io { path: rp.clone(), reason: e.to_string() })?;
+    let text = serde_json::to_string_pretty(&report).map_err(|e| TrainError::Io {
+        path: rp.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&rp, text + "\n").map_err(|e| TrainError::Io {
+        path: rp.clone(),
+        reason: e.to_string(),
+    })?;
     if test_accuracy < cfg.min_accuracy {
-        return Err(TrainError::TooInaccurate { accuracy: test_accuracy, required: cfg.min_accuracy });
+        return Err(TrainError::TooInaccurate {
+            accuracy: test_accuracy,
+            required: cfg.min_accuracy,
+        });
     }
     Ok(report)
 }
@@ -310,13 +357,13 @@ impl PlantedTrainConfig {
     }
 }
 
-/// The shipped model shape: hidden 64, 3 post-LN layers, 4 heads, FFN 128, 128 positions, the
+/// The shipped model shape: hidden 64, 2 post-LN layers, 4 heads, FFN 128, 128 positions, the
 /// planted vocabulary, 2 classes (`NEG` = 0, `POS` = 1).
 pub fn planted_bert_config() -> BertConfig {
     BertConfig {
         vocab_size: faithbench_data::planted::vocabulary().len(),
         hidden: 64,
-        depth: 3,
+        depth: 2,
         heads: 4,
         intermediate: 128,
         max_position: 128,
@@ -392,8 +439,15 @@ pub fn evaluate_planted(
     let mut correct = 0usize;
     for start in (0..n).step_by(100) {
         let m = 100.min(n - start);
-        let (batch, labels) =
-            planted_batch(tok, data_seed, split, start, m, model.config.max_position, device)?;
+        let (batch, labels) = planted_batch(
+            tok,
+            data_seed,
+            split,
+            start,
+            m,
+            model.config.max_position,
+            device,
+        )?;
         let v = bert_logits(model, &batch)?
             .into_data()
             .convert::<f32>()
