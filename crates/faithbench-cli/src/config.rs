@@ -737,15 +737,69 @@ fn check_model(m: &ModelSection, what: &str) -> Result<(), String> {
 }
 
 /// Parses a config string (no file access besides none: paths are only expanded).
+/// Expands `preset = "method/setting"` in `[[explainers]]` tables (faithbench_explain::presets):
+/// the preset's parameters are filled in and keys written next to `preset` override them.
+/// Returns None when no explainer uses a preset.
+fn apply_presets(text: &str) -> Result<Option<toml::Value>, String> {
+    if !text.contains("preset") {
+        return Ok(None);
+    }
+    let mut value: toml::Value =
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    let mut used = false;
+    if let Some(list) = value.get_mut("explainers").and_then(|v| v.as_array_mut()) {
+        for (i, entry) in list.iter_mut().enumerate() {
+            let Some(table) = entry.as_table_mut() else {
+                continue;
+            };
+            let Some(name) = table.remove("preset") else {
+                continue;
+            };
+            let name = name
+                .as_str()
+                .ok_or_else(|| format!("explainers[{i}].preset must be a string"))?
+                .to_string();
+            let preset = faithbench_explain::presets::preset(&name).ok_or_else(|| {
+                let known: Vec<&str> = faithbench_explain::presets::PRESETS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect();
+                format!(
+                    "explainers[{i}]: unknown preset `{name}` (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            for (k, v) in preset.object() {
+                if !table.contains_key(&k) {
+                    let v: toml::Value =
+                        serde_json::from_value(v).map_err(|e| format!("preset {name}: {e}"))?;
+                    table.insert(k, v);
+                }
+            }
+            used = true;
+        }
+    }
+    Ok(used.then_some(value))
+}
+
 pub fn parse_config(
     text: &str,
     path: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+    let parse_err = |message: String| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
-    })?;
+        message,
+    };
+    let mut config: Config = match apply_presets(text).map_err(parse_err)? {
+        // No `preset` key: deserialise the text itself, so errors keep their line numbers.
+        None => {
+            toml::from_str(text).map_err(|e| parse_err(e.to_string().trim_end().to_string()))?
+        }
+        Some(value) => value
+            .try_into()
+            .map_err(|e: toml::de::Error| parse_err(e.to_string().trim_end().to_string()))?,
+    };
     let invalid = |message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
         message,
@@ -1176,6 +1230,31 @@ class = "target"
 auc = "chefer2021"
 levels = [0.5]
 "#;
+
+    #[test]
+    fn explainer_presets_fill_parameters_and_keys_override_them() {
+        let text = GOOD.replace(
+            "method = \"ours_h\"\nstart_layer = 3\nlabel = \"Ours-H\"",
+            "preset = \"ours_t/vit_b16_perturbation\"\nsteps = 7\nlabel = \"Ours-T\"",
+        );
+        assert_ne!(text, GOOD, "the test edits the first explainer");
+        let c = parse_config(&text, Path::new("cfg/run.toml"), &env).unwrap();
+        match &c.config.explainers[0].method {
+            MethodConfig::OursT(b) => assert_eq!((b.start_layer, b.steps), (Some(6), 7)),
+            other => panic!("expected ours_t, got {other:?}"),
+        }
+        let bad = GOOD.replace(
+            "method = \"ours_h\"\nstart_layer = 3",
+            "preset = \"ours_h/nope\"",
+        );
+        let e = parse_config(&bad, Path::new("cfg/run.toml"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown preset `ours_h/nope`") && e.contains("cfg/run.toml"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn good_config_parses_and_expands() {

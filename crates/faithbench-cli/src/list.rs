@@ -44,6 +44,10 @@ pub fn listing() -> String {
             }
         }
     }
+    out.push_str("\nPresets ([[explainers]] preset = \"...\"; keys next to it override):\n");
+    for p in faithbench_explain::presets::PRESETS {
+        let _ = writeln!(out, "  {:<40} {}", p.name, p.source);
+    }
     out.push_str(
         "\nEvaluators ([[evaluators]] kind = \"...\"):\n  \
          perturbation   pixel removal (spec §4.1): mode = positive|negative, class = predicted|target,\n                 \
