@@ -34,6 +34,32 @@ use crate::summary::{records_path, write_reports};
 use crate::text_run::{execute_text_dataset, TextModel};
 use crate::util::{argmax, canonicalize, rfc3339, write_atomic};
 
+/// Rows of a chunk (by position in `ids`) that still lack a record, per (evaluator, explainer);
+/// empty for explainers that do not apply to the dataset.
+pub(crate) fn pending_rows(
+    evs: &[usize],
+    applicable: &[bool],
+    done: &[Vec<BTreeSet<String>>],
+    ids: &[String],
+) -> Vec<Vec<Vec<usize>>> {
+    evs.iter()
+        .map(|&ei| {
+            applicable
+                .iter()
+                .enumerate()
+                .map(|(xi, &applies)| {
+                    if !applies {
+                        return Vec::new();
+                    }
+                    (0..ids.len())
+                        .filter(|&r| !done[ei][xi].contains(&ids[r]))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Test hook: exit with status [`FAIL_EXIT_CODE`] once this many records were appended.
 pub const FAIL_AFTER_ENV: &str = "FAITHBENCH_FAIL_AFTER";
 /// Exit status of the [`FAIL_AFTER_ENV`] hook.
@@ -604,7 +630,6 @@ fn execute_dataset(
         .resize
         .unwrap_or(faithbench_models::preprocess::ResizeMode::Squash);
     let pb = progress_bar(n, bars_hidden, format!("{} ({})", ds.name, ds.kind))?;
-    let nx = plan.plan.explainers.len();
     let applicable: Vec<bool> = plan
         .plan
         .explainers
@@ -615,21 +640,7 @@ fn execute_dataset(
         let positions: Vec<usize> = (start..(start + b).min(n)).collect();
         let ids = &ds.sample_ids[start..start + positions.len()];
         // pending[(e, x)] = chunk rows without a record
-        let pending: Vec<Vec<Vec<usize>>> = evs
-            .iter()
-            .map(|&ei| {
-                (0..nx)
-                    .map(|xi| {
-                        if !applicable[xi] {
-                            return Vec::new();
-                        }
-                        (0..ids.len())
-                            .filter(|&r| !done[ei][xi].contains(&ids[r]))
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+        let pending = pending_rows(&evs, &applicable, done, ids);
         if pending.iter().flatten().all(Vec::is_empty) {
             ctx.samples_skipped += ids.len();
             pb.inc(ids.len() as u64);

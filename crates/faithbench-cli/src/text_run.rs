@@ -149,7 +149,6 @@ pub(crate) fn execute_text_dataset(
     let n = ds.num_samples;
     let b = plan.plan.batch_size;
     let pb = progress_bar(n, bars_hidden, format!("{} ({})", ds.name, ds.kind))?;
-    let nx = plan.plan.explainers.len();
     let applicable: Vec<bool> = plan
         .plan
         .explainers
@@ -164,21 +163,7 @@ pub(crate) fn execute_text_dataset(
     for start in (0..n).step_by(b) {
         let positions: Vec<usize> = (start..(start + b).min(n)).collect();
         let ids = &ds.sample_ids[start..start + positions.len()];
-        let pending: Vec<Vec<Vec<usize>>> = evs
-            .iter()
-            .map(|&ei| {
-                (0..nx)
-                    .map(|xi| {
-                        if !applicable[xi] {
-                            return Vec::new();
-                        }
-                        (0..ids.len())
-                            .filter(|&r| !done[ei][xi].contains(&ids[r]))
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+        let pending = crate::run::pending_rows(&evs, &applicable, done, ids);
         if pending.iter().flatten().all(Vec::is_empty) {
             ctx.samples_skipped += ids.len();
             pb.inc(ids.len() as u64);
