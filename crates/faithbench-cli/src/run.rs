@@ -34,6 +34,25 @@ use crate::summary::{records_path, write_reports};
 use crate::text_run::{execute_text_dataset, TextModel};
 use crate::util::{argmax, canonicalize, rfc3339, write_atomic};
 
+/// The explained classes explainer `xi` is needed for in this chunk (in evaluator order, each once).
+pub(crate) fn classes_to_explain(
+    plan: &ResolvedPlan,
+    evs: &[usize],
+    pending: &[Vec<Vec<usize>>],
+    xi: usize,
+) -> Vec<ExplainedClass> {
+    let mut classes = Vec::new();
+    for (k, &ei) in evs.iter().enumerate() {
+        if !pending[k][xi].is_empty() {
+            let cl = plan.plan.evaluators[ei].protocol.explained();
+            if !classes.contains(&cl) {
+                classes.push(cl);
+            }
+        }
+    }
+    classes
+}
+
 /// Rows of a chunk (by position in `ids`) that still lack a record, per (evaluator, explainer);
 /// empty for explainers that do not apply to the dataset.
 pub(crate) fn pending_rows(
@@ -676,15 +695,7 @@ fn execute_dataset(
             if !applicable[xi] {
                 continue;
             }
-            let mut classes: Vec<ExplainedClass> = Vec::new();
-            for (k, &ei) in evs.iter().enumerate() {
-                if !pending[k][xi].is_empty() {
-                    let cl = plan.plan.evaluators[ei].protocol.explained();
-                    if !classes.contains(&cl) {
-                        classes.push(cl);
-                    }
-                }
-            }
+            let classes = crate::run::classes_to_explain(plan, &evs, &pending, xi);
             for cl in classes {
                 let targets: Vec<usize> = match cl {
                     ExplainedClass::Predicted => preds.clone(),

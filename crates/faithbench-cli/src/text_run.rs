@@ -222,15 +222,7 @@ pub(crate) fn execute_text_dataset(
             if !applicable[xi] {
                 continue;
             }
-            let mut classes: Vec<ExplainedClass> = Vec::new();
-            for (k, &ei) in evs.iter().enumerate() {
-                if !pending[k][xi].is_empty() {
-                    let cl = plan.plan.evaluators[ei].protocol.explained();
-                    if !classes.contains(&cl) {
-                        classes.push(cl);
-                    }
-                }
-            }
+            let classes = crate::run::classes_to_explain(plan, &evs, &pending, xi);
             for cl in classes {
                 let targets: Vec<usize> = match cl {
                     ExplainedClass::Predicted => preds.clone(),

@@ -225,52 +225,57 @@ pub fn evaluate(model: &VisionTransformer, n: usize, device: &Device) -> Result<
     Ok(correct as f64 / n as f64)
 }
 
-/// Trains a shapes ViT, saves it to `out` (model.safetensors, faithbench.json, train_report.json).
-pub fn train_shapes_vit(
-    cfg: &ShapesTrainConfig,
-    out: &Path,
-    mut progress: impl FnMut(&LogLine),
-) -> Result<TrainReport> {
-    let device = faithbench_models::autodiff_device();
-    device.seed(cfg.seed);
-    let vit = shapes_vit_config(cfg.pool);
-    let mut model = vit.init(&device);
+/// The optimisation schedule shared by the recipes: AdamW, linear warm-up to `lr`, cosine decay.
+struct Schedule {
+    steps: usize,
+    warmup: usize,
+    lr: f64,
+    weight_decay: f32,
+}
+
+impl Schedule {
+    fn lr_at(&self, step: usize) -> f64 {
+        if step < self.warmup {
+            self.lr * (step + 1) as f64 / self.warmup as f64
+        } else {
+            let t = (step - self.warmup) as f64 / (self.steps - self.warmup).max(1) as f64;
+            self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+        }
+    }
+}
+
+/// Trains `model` for `schedule.steps` AdamW steps on cross-entropy; `batch(model, step)` returns
+/// the logits of step `step`'s batch and its labels. Logs the mean loss every 50 steps.
+fn fit<M: Module>(
+    mut model: M,
+    schedule: &Schedule,
+    device: &Device,
+    mut batch: impl FnMut(&M, usize) -> Result<(Tensor<2>, Vec<usize>)>,
+    progress: &mut dyn FnMut(&LogLine),
+) -> Result<(M, Vec<LogLine>)> {
     let mut optim = AdamWConfig::new()
-        .with_weight_decay(cfg.weight_decay)
+        .with_weight_decay(schedule.weight_decay)
         .init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
     let t0 = Instant::now();
     let mut log = Vec::new();
-    let mut acc_loss = 0.0;
-    let mut acc_n = 0usize;
-    for step in 0..cfg.steps {
-        let lr = if step < cfg.warmup {
-            cfg.lr * (step + 1) as f64 / cfg.warmup as f64
-        } else {
-            let t = (step - cfg.warmup) as f64 / (cfg.steps - cfg.warmup).max(1) as f64;
-            cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
-        };
-        let (x, labels) = batch(
-            TRAIN_SEED,
-            (step * cfg.batch_size) as u64,
-            cfg.batch_size,
-            vit.normalization,
-            &device,
-        )?;
+    let (mut acc_loss, mut acc_n) = (0.0, 0usize);
+    for step in 0..schedule.steps {
+        let lr = schedule.lr_at(step);
+        let (logits, labels) = batch(&model, step)?;
         let targets = Tensor::<1, Int>::from_data(
             TensorData::new(
                 labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
                 [labels.len()],
             ),
-            &device,
+            device,
         );
-        let logits = model.forward(x);
         let loss = loss_fn.forward(logits, targets);
         acc_loss += loss.clone().inner().into_scalar::<f32>() as f64;
         acc_n += 1;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
-        if (step + 1) % 50 == 0 || step + 1 == cfg.steps {
+        if (step + 1) % 50 == 0 || step + 1 == schedule.steps {
             let line = LogLine {
                 step: step + 1,
                 loss: acc_loss / acc_n as f64,
@@ -283,6 +288,42 @@ pub fn train_shapes_vit(
             acc_n = 0;
         }
     }
+    Ok((model, log))
+}
+
+/// Trains a shapes ViT, saves it to `out` (model.safetensors, faithbench.json, train_report.json).
+pub fn train_shapes_vit(
+    cfg: &ShapesTrainConfig,
+    out: &Path,
+    mut progress: impl FnMut(&LogLine),
+) -> Result<TrainReport> {
+    let device = faithbench_models::autodiff_device();
+    device.seed(cfg.seed);
+    let vit = shapes_vit_config(cfg.pool);
+    let model = vit.init(&device);
+    let t0 = Instant::now();
+    let schedule = Schedule {
+        steps: cfg.steps,
+        warmup: cfg.warmup,
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+    };
+    let (model, log) = fit(
+        model,
+        &schedule,
+        &device,
+        |model, step| {
+            let (x, labels) = batch(
+                TRAIN_SEED,
+                (step * cfg.batch_size) as u64,
+                cfg.batch_size,
+                vit.normalization,
+                &device,
+            )?;
+            Ok((model.forward(x), labels))
+        },
+        &mut progress,
+    )?;
     let model = model.no_grad();
     let test_accuracy = evaluate(&model, cfg.eval_samples, &device)?;
     let report = TrainReport {
@@ -487,56 +528,32 @@ pub fn train_planted_bert(
     let device = faithbench_models::autodiff_device();
     device.seed(cfg.seed);
     let bert = planted_bert_config();
-    let mut model = bert.init(&device);
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(cfg.weight_decay)
-        .init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let model = bert.init(&device);
     let t0 = Instant::now();
-    let mut log = Vec::new();
-    let (mut acc_loss, mut acc_n) = (0.0, 0usize);
-    for step in 0..cfg.steps {
-        let lr = if step < cfg.warmup {
-            cfg.lr * (step + 1) as f64 / cfg.warmup as f64
-        } else {
-            let t = (step - cfg.warmup) as f64 / (cfg.steps - cfg.warmup).max(1) as f64;
-            cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
-        };
-        let (batch, labels) = planted_batch(
-            &tok,
-            cfg.data_seed,
-            PlantedSplit::Train,
-            step * cfg.batch_size,
-            cfg.batch_size,
-            bert.max_position,
-            &device,
-        )?;
-        let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
-                [labels.len()],
-            ),
-            &device,
-        );
-        let logits = bert_logits(&model, &batch)?;
-        let loss = loss_fn.forward(logits, targets);
-        acc_loss += loss.clone().inner().into_scalar::<f32>() as f64;
-        acc_n += 1;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(lr, model, grads);
-        if (step + 1) % 50 == 0 || step + 1 == cfg.steps {
-            let line = LogLine {
-                step: step + 1,
-                loss: acc_loss / acc_n as f64,
-                lr,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            progress(&line);
-            log.push(line);
-            acc_loss = 0.0;
-            acc_n = 0;
-        }
-    }
+    let schedule = Schedule {
+        steps: cfg.steps,
+        warmup: cfg.warmup,
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+    };
+    let (model, log) = fit(
+        model,
+        &schedule,
+        &device,
+        |model, step| {
+            let (batch, labels) = planted_batch(
+                &tok,
+                cfg.data_seed,
+                PlantedSplit::Train,
+                step * cfg.batch_size,
+                cfg.batch_size,
+                bert.max_position,
+                &device,
+            )?;
+            Ok((bert_logits(model, &batch)?, labels))
+        },
+        &mut progress,
+    )?;
     let model = model.no_grad();
     let test_accuracy = evaluate_planted(
         &model,
