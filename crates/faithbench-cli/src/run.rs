@@ -34,6 +34,27 @@ use crate::summary::{records_path, write_reports};
 use crate::text_run::{execute_text_dataset, TextModel};
 use crate::util::{argmax, canonicalize, rfc3339, write_atomic};
 
+/// The evaluators reading dataset `di` (plan order) and, per explainer, whether it applies to
+/// the dataset's model.
+pub(crate) fn dataset_work(plan: &ResolvedPlan, di: usize) -> (Vec<usize>, Vec<bool>) {
+    let ds = &plan.plan.datasets[di];
+    let evs = plan
+        .plan
+        .evaluators
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.dataset == ds.name)
+        .map(|(i, _)| i)
+        .collect();
+    let applicable = plan
+        .plan
+        .explainers
+        .iter()
+        .map(|x| plan.applies(x, ds))
+        .collect();
+    (evs, applicable)
+}
+
 /// The explained classes explainer `xi` is needed for in this chunk (in evaluator order, each once).
 pub(crate) fn classes_to_explain(
     plan: &ResolvedPlan,
@@ -631,14 +652,7 @@ fn execute_dataset(
 ) -> Result<()> {
     let plan = ctx.plan;
     let ds = &plan.plan.datasets[di];
-    let evs: Vec<usize> = plan
-        .plan
-        .evaluators
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.dataset == ds.name)
-        .map(|(i, _)| i)
-        .collect();
+    let (evs, applicable) = dataset_work(plan, di);
     if evs.is_empty() {
         return Ok(());
     }
@@ -649,12 +663,6 @@ fn execute_dataset(
         .resize
         .unwrap_or(faithbench_models::preprocess::ResizeMode::Squash);
     let pb = progress_bar(n, bars_hidden, format!("{} ({})", ds.name, ds.kind))?;
-    let applicable: Vec<bool> = plan
-        .plan
-        .explainers
-        .iter()
-        .map(|x| plan.applies(x, ds))
-        .collect();
     for start in (0..n).step_by(b) {
         let positions: Vec<usize> = (start..(start + b).min(n)).collect();
         let ids = &ds.sample_ids[start..start + positions.len()];

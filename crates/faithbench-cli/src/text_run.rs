@@ -135,26 +135,13 @@ pub(crate) fn execute_text_dataset(
         .text
         .as_ref()
         .with_context(|| format!("dataset `{}` has no text settings", ds.name))?;
-    let evs: Vec<usize> = plan
-        .plan
-        .evaluators
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.dataset == ds.name)
-        .map(|(i, _)| i)
-        .collect();
+    let (evs, applicable) = crate::run::dataset_work(plan, di);
     if evs.is_empty() {
         return Ok(());
     }
     let n = ds.num_samples;
     let b = plan.plan.batch_size;
     let pb = progress_bar(n, bars_hidden, format!("{} ({})", ds.name, ds.kind))?;
-    let applicable: Vec<bool> = plan
-        .plan
-        .explainers
-        .iter()
-        .map(|x| plan.applies(x, ds))
-        .collect();
     let mut clf = TextClassifierModel {
         model: tm.model,
         num_classes: tm.num_classes,
