@@ -143,7 +143,7 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             to_chw_unit(&img, &mut raw);
             let cls = Classifier {
                 model,
-                normalization: vit.config.normalization,
+                normalization: vit.config.normalization(),
                 num_classes: vit.config.num_classes,
             };
             let input = cls.input(&raw, 1, s, s);

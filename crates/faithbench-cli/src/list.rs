@@ -81,7 +81,7 @@ pub fn listing() -> String {
             let _ = writeln!(
                 out,
                 "  {p:<12} {}×{} input, patch {}, {} layers, {} heads, hidden {}, {} classes, pool {:?}, normalisation {:?}",
-                c.image_size, c.image_size, c.patch_size, c.depth, c.heads, c.hidden, c.num_classes, c.pool, c.normalization
+                c.image_size, c.image_size, c.patch_size, c.depth, c.heads, c.hidden, c.num_classes, c.pool, c.normalization()
             );
         }
     }

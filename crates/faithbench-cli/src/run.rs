@@ -556,7 +556,7 @@ pub fn run(req: &RunRequest) -> Result<PathBuf> {
                     model,
                     classifier: Classifier {
                         model,
-                        normalization: vit.normalization,
+                        normalization: vit.normalization(),
                         num_classes: vit.num_classes,
                     },
                     image_size: vit.image_size,

@@ -15,6 +15,7 @@ pub mod load;
 pub mod lrp;
 pub mod preprocess;
 pub mod save;
+pub mod source;
 pub mod tokenize;
 pub mod trace;
 pub mod vit;
@@ -22,6 +23,7 @@ pub mod weights;
 
 pub use error::{ModelError, Result};
 pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
+pub use source::{find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS};
 pub use trace::{
     Explainable, Family, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout,
     TextBatch, TraceOptions,

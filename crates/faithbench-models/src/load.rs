@@ -32,7 +32,6 @@ use burn::prelude::*;
 use crate::attention::SelfAttention;
 use crate::bert::{Bert, BertConfig, BertEmbeddings, BertLayer};
 use crate::error::{ModelError, Result};
-use crate::preprocess::Normalization;
 use crate::vit::{Block, Mlp, PatchEmbed, Pool, VisionTransformer, VitConfig};
 use crate::weights::{linear_from, Loader, WeightFile};
 
@@ -49,6 +48,15 @@ pub enum Layout {
 }
 
 impl Layout {
+    /// The name used in configs (`timm`, `hf_vit`, `hf_bert`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Timm => "timm",
+            Layout::HfVit => "hf_vit",
+            Layout::HfBert => "hf_bert",
+        }
+    }
+
     /// Guesses the layout from the tensor names.
     pub fn detect(file: &WeightFile) -> Option<Layout> {
         if file.contains("cls_token") && file.names().any(|n| n.starts_with("blocks.0.attn.qkv")) {
@@ -353,9 +361,9 @@ pub enum ModelSpec {
     Vit {
         /// Key layout.
         layout: Layout,
-        /// Hyper-parameters.
+        /// Hyper-parameters (the normalisation as explicit `norm_mean` / `norm_std`).
         #[serde(flatten)]
-        config: VitSpec,
+        config: VitConfig,
     },
     /// A BERT.
     Bert {
@@ -367,70 +375,44 @@ pub enum ModelSpec {
     },
 }
 
-/// ViT fields of `faithbench.json` (the normalisation as explicit mean/std).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VitSpec {
-    /// See [`VitConfig`].
-    pub image_size: usize,
-    /// See [`VitConfig`].
-    pub patch_size: usize,
-    /// See [`VitConfig`].
-    pub hidden: usize,
-    /// See [`VitConfig`].
-    pub depth: usize,
-    /// See [`VitConfig`].
-    pub heads: usize,
-    /// See [`VitConfig`].
-    pub mlp_hidden: usize,
-    /// See [`VitConfig`].
-    pub num_classes: usize,
-    /// See [`VitConfig`].
-    pub qkv_bias: bool,
-    /// See [`VitConfig`].
-    pub ln_eps: f64,
-    /// See [`VitConfig`].
-    pub pool: Pool,
-    /// Per-channel mean.
-    pub norm_mean: [f32; 3],
-    /// Per-channel std.
-    pub norm_std: [f32; 3],
-}
-
-impl From<VitSpec> for VitConfig {
-    fn from(s: VitSpec) -> Self {
-        VitConfig {
-            image_size: s.image_size,
-            patch_size: s.patch_size,
-            hidden: s.hidden,
-            depth: s.depth,
-            heads: s.heads,
-            mlp_hidden: s.mlp_hidden,
-            num_classes: s.num_classes,
-            qkv_bias: s.qkv_bias,
-            ln_eps: s.ln_eps,
-            pool: s.pool,
-            normalization: Normalization::from_mean_std(s.norm_mean, s.norm_std),
+impl ModelSpec {
+    /// Family, depth and classes.
+    pub fn facts(&self) -> crate::source::ModelFacts {
+        use crate::trace::Family;
+        match self {
+            ModelSpec::Vit { config, .. } => crate::source::ModelFacts {
+                family: Family::Vit,
+                num_layers: config.depth,
+                num_classes: config.num_classes,
+            },
+            ModelSpec::Bert { config, .. } => crate::source::ModelFacts {
+                family: Family::Bert,
+                num_layers: config.depth,
+                num_classes: config.num_classes,
+            },
         }
     }
-}
 
-impl From<&VitConfig> for VitSpec {
-    fn from(c: &VitConfig) -> Self {
-        let (norm_mean, norm_std) = c.normalization.mean_std();
-        VitSpec {
-            image_size: c.image_size,
-            patch_size: c.patch_size,
-            hidden: c.hidden,
-            depth: c.depth,
-            heads: c.heads,
-            mlp_hidden: c.mlp_hidden,
-            num_classes: c.num_classes,
-            qkv_bias: c.qkv_bias,
-            ln_eps: c.ln_eps,
-            pool: c.pool,
-            norm_mean,
-            norm_std,
+    /// The key layout.
+    pub fn layout(&self) -> Layout {
+        match self {
+            ModelSpec::Vit { layout, .. } | ModelSpec::Bert { layout, .. } => *layout,
+        }
+    }
+
+    /// Replaces the input normalisation of an image model; an error for text models.
+    pub fn set_normalization(
+        &mut self,
+        n: crate::preprocess::Normalization,
+    ) -> std::result::Result<(), String> {
+        match self {
+            ModelSpec::Vit { config, .. } => {
+                (config.norm_mean, config.norm_std) = n.mean_std();
+                Ok(())
+            }
+            ModelSpec::Bert { .. } => {
+                Err("`normalization` applies to image models only".to_string())
+            }
         }
     }
 }
@@ -479,12 +461,9 @@ pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
 pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<AnyModel> {
     let file = WeightFile::open(weights)?;
     match spec {
-        ModelSpec::Vit { layout, config } => Ok(AnyModel::Vit(load_vit(
-            &file,
-            layout,
-            &config.into(),
-            device,
-        )?)),
+        ModelSpec::Vit { layout, config } => {
+            Ok(AnyModel::Vit(load_vit(&file, layout, &config, device)?))
+        }
         ModelSpec::Bert { config, .. } => Ok(AnyModel::Bert(load_bert(&file, &config, device)?)),
     }
 }

@@ -12,7 +12,7 @@ use safetensors::Dtype;
 
 use crate::bert::Bert;
 use crate::error::{ModelError, Result};
-use crate::load::{Layout, ModelSpec, VitSpec};
+use crate::load::{Layout, ModelSpec};
 use crate::vit::VisionTransformer;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -104,23 +104,9 @@ pub fn save_vit_timm(model: &VisionTransformer, dir: &Path) -> Result<()> {
     }
     out.linear("head", &model.head);
     out.write(&dir.join("model.safetensors"))?;
-    let (mean, std) = c.normalization.mean_std();
     let spec = ModelSpec::Vit {
         layout: Layout::Timm,
-        config: VitSpec {
-            image_size: c.image_size,
-            patch_size: c.patch_size,
-            hidden: c.hidden,
-            depth: c.depth,
-            heads: c.heads,
-            mlp_hidden: c.mlp_hidden,
-            num_classes: c.num_classes,
-            qkv_bias: c.qkv_bias,
-            ln_eps: c.ln_eps,
-            pool: c.pool,
-            norm_mean: mean,
-            norm_std: std,
-        },
+        config: c.clone(),
     };
     write_json(&dir.join("faithbench.json"), &spec)
 }

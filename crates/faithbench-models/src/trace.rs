@@ -165,6 +165,16 @@ pub enum Family {
     Bert,
 }
 
+impl Family {
+    /// The name used in configs and messages (`vit`, `bert`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Vit => "vit",
+            Family::Bert => "bert",
+        }
+    }
+}
+
 /// A model the explainers can trace.
 pub trait Explainable {
     /// Model family.

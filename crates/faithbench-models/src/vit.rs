@@ -52,8 +52,10 @@ pub struct VitConfig {
     pub ln_eps: f64,
     /// Pooling.
     pub pool: Pool,
-    /// Input normalisation the checkpoint was trained with.
-    pub normalization: Normalization,
+    /// Per-channel mean of the input normalisation the checkpoint was trained with.
+    pub norm_mean: [f32; 3],
+    /// Per-channel std of the input normalisation.
+    pub norm_std: [f32; 3],
 }
 
 impl VitConfig {
@@ -70,7 +72,8 @@ impl VitConfig {
             qkv_bias: true,
             ln_eps: 1e-6,
             pool: Pool::Cls,
-            normalization: Normalization::Half,
+            norm_mean: [0.5; 3],
+            norm_std: [0.5; 3],
         }
     }
     /// ViT-L/16 at 224 (timm `vit_large_patch16_224`), mean = std = 0.5.
@@ -89,9 +92,20 @@ impl VitConfig {
     pub fn vit_mae_b16() -> Self {
         Self {
             pool: Pool::Avg,
-            normalization: Normalization::Imagenet,
             ..Self::vit_b16()
         }
+        .with_normalization(Normalization::Imagenet)
+    }
+
+    /// The input normalisation (a named preset when the statistics match one).
+    pub fn normalization(&self) -> Normalization {
+        Normalization::from_mean_std(self.norm_mean, self.norm_std)
+    }
+
+    /// The same config with another input normalisation.
+    pub fn with_normalization(mut self, n: Normalization) -> Self {
+        (self.norm_mean, self.norm_std) = n.mean_std();
+        self
     }
 
     /// A preset by name: `vit_b16`, `vit_l16`, `vit_mae_b16`.

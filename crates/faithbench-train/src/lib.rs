@@ -159,7 +159,8 @@ pub fn shapes_vit_config(pool: Pool) -> VitConfig {
         qkv_bias: true,
         ln_eps: 1e-6,
         pool,
-        normalization: Normalization::Half,
+        norm_mean: [0.5; 3],
+        norm_std: [0.5; 3],
     }
 }
 
@@ -209,7 +210,7 @@ fn batch(
 /// Accuracy of a model on evaluation samples `0..n`.
 pub fn evaluate(model: &VisionTransformer, n: usize, device: &Device) -> Result<f64> {
     let mut correct = 0usize;
-    let norm = model.config.normalization;
+    let norm = model.config.normalization();
     for start in (0..n).step_by(100) {
         let m = 100.min(n - start);
         let (x, labels) = batch(EVAL_SEED, start as u64, m, norm, device)?;
@@ -317,7 +318,7 @@ pub fn train_shapes_vit(
                 TRAIN_SEED,
                 (step * cfg.batch_size) as u64,
                 cfg.batch_size,
-                vit.normalization,
+                vit.normalization(),
                 &device,
             )?;
             Ok((model.forward(x), labels))
