@@ -467,7 +467,7 @@ mod tests {
         // the real pert_index.npy has indices up to 49997: out of range for this toy set, naming the file
         let real = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/pert_index.npy"
+            "/../../datasets/imagenet/pert_index.npy"
         );
         let err = ImageNetVal::open(&t.0)
             .unwrap()

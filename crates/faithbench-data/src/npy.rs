@@ -669,7 +669,7 @@ mod tests {
     fn real_pert_index_file() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/pert_index.npy"
+            "/../../datasets/imagenet/pert_index.npy"
         );
         let arr = read_npy(path).unwrap();
         assert_eq!(arr.shape, vec![5000]);

@@ -1,4 +1,4 @@
-//! Preprocessing parity with PIL/torchvision on the real photos in `../shared/data/images`
+//! Preprocessing parity with PIL/torchvision on the real photos in `fixtures/preprocess/images`
 //! (fixture made by `scripts/fixtures/make_preprocess_fixtures.py`).
 //!
 //! PNG inputs decode identically in both stacks, so the resize itself must match PIL exactly.
