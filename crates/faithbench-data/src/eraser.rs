@@ -387,6 +387,239 @@ impl Eraser {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The `eraser` dataset kind.
+
+use crate::reader::{
+    settings, Capability, DataError, DataResult, DatasetInfo, DatasetReader, EraserDoc, Modality,
+    Opened, TextItem,
+};
+
+/// One ERASER split or several, in order (`split = "test"` or `split = ["test", "train"]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Splits(pub Vec<Split>);
+
+fn split_named<E: serde::de::Error>(v: &str) -> Result<Split, E> {
+    match v {
+        "train" => Ok(Split::Train),
+        "val" => Ok(Split::Val),
+        "test" => Ok(Split::Test),
+        other => Err(E::custom(format!(
+            "unknown split `{other}` (train, val, test)"
+        ))),
+    }
+}
+
+impl<'de> Deserialize<'de> for Splits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Splits;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a split (\"test\") or a list of splits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Splits, E> {
+                split_named(v).map(|s| Splits(vec![s]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Splits, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = a.next_element::<String>()? {
+                    out.push(split_named(&x)?);
+                }
+                Ok(Splits(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn default_classes() -> Vec<String> {
+    vec!["NEG".to_string(), "POS".to_string()]
+}
+
+/// `[datasets.NAME] kind = "eraser"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EraserSettings {
+    /// The folder holding `docs/` and the split files.
+    root: PathBuf,
+    /// One split or several in order.
+    split: Splits,
+    /// Class names in label order.
+    #[serde(default = "default_classes")]
+    classes: Vec<String>,
+}
+
+/// Registry entry.
+pub const DATASET: DatasetInfo = DatasetInfo {
+    kind: "eraser",
+    summary: "an ERASER folder (Movie Reviews, faithbench-planted): docs/ + {train,val,test}.jsonl, documents with evidence spans (protocols §5.3)",
+    modality: Modality::Text,
+    capabilities: &[Capability::Labels, Capability::Evidence],
+    keys: &[
+        ("root", "the folder holding docs/ and the split files"),
+        ("split", "\"test\" or a list in order, e.g. [\"test\", \"train\", \"val\"]"),
+        ("classes", "class names in label order (default [\"NEG\", \"POS\"], the Movie Reviews classifier's)"),
+    ],
+    path_keys: &["root"],
+    open: |keys| {
+        let s: EraserSettings = settings("eraser", keys)?;
+        let invalid = |message: String| DataError::Settings {
+            kind: "eraser".into(),
+            message,
+        };
+        if s.split.0.is_empty() {
+            return Err(invalid("`split` is empty".into()));
+        }
+        if (1..s.split.0.len()).any(|i| s.split.0[..i].contains(&s.split.0[i])) {
+            return Err(invalid("a split is listed twice".into()));
+        }
+        let distinct: std::collections::BTreeSet<&String> = s.classes.iter().collect();
+        if s.classes.len() < 2 || distinct.len() != s.classes.len() {
+            return Err(invalid("`classes` needs at least two distinct names".into()));
+        }
+        let reader = EraserReader::open(&s.root, &s.split.0, s.classes.clone())?;
+        Ok(Opened {
+            reader: Box::new(reader),
+            fingerprint: serde_json::json!({ "splits": s.split.0, "classes": s.classes }),
+            locations: vec![s.root],
+        })
+    },
+};
+
+/// An ERASER folder restricted to the annotations of some splits (concatenated in order).
+pub struct EraserReader {
+    root: PathBuf,
+    data: Eraser,
+    annotations: Vec<Annotation>,
+    classes: Vec<String>,
+}
+
+impl EraserReader {
+    /// Opens `root` and checks the annotations of `splits`: ids distinct, one document each,
+    /// that document present, its class one of `classes`.
+    pub fn open(root: &Path, splits: &[Split], classes: Vec<String>) -> DataResult<Self> {
+        let data = Eraser::open(root)?;
+        let mut annotations = Vec::new();
+        for &s in splits {
+            annotations.extend(data.split(s)?);
+        }
+        let invalid = |message: String| DataError::Invalid {
+            path: root.to_path_buf(),
+            message,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &annotations {
+            if !seen.insert(a.annotation_id.as_str()) {
+                return Err(invalid(format!(
+                    "annotation id `{}` occurs twice in the selected splits",
+                    a.annotation_id
+                )));
+            }
+            let docs = a.doc_ids();
+            if docs.len() != 1 {
+                return Err(invalid(format!(
+                    "annotation `{}` is about {} documents; the text evaluators handle one document per annotation (Movie Reviews)",
+                    a.annotation_id,
+                    docs.len()
+                )));
+            }
+            if data.document(&docs[0]).is_none() {
+                return Err(invalid(format!(
+                    "annotation `{}` refers to the missing document `{}`",
+                    a.annotation_id, docs[0]
+                )));
+            }
+            if !classes.contains(&a.classification) {
+                return Err(invalid(format!(
+                    "annotation `{}` has class `{}`, not one of the dataset's classes {:?}",
+                    a.annotation_id, a.classification, classes
+                )));
+            }
+        }
+        Ok(EraserReader {
+            root: root.to_path_buf(),
+            data,
+            annotations,
+            classes,
+        })
+    }
+}
+
+impl DatasetReader for EraserReader {
+    fn kind(&self) -> &'static str {
+        DATASET.kind
+    }
+    fn modality(&self) -> Modality {
+        Modality::Text
+    }
+    fn capabilities(&self) -> &'static [Capability] {
+        DATASET.capabilities
+    }
+    fn len(&self) -> usize {
+        self.annotations.len()
+    }
+    fn id(&self, i: usize) -> DataResult<String> {
+        self.annotations
+            .get(i)
+            .map(|a| a.annotation_id.clone())
+            .ok_or_else(|| DataError::Invalid {
+                path: self.root.clone(),
+                message: format!("sample {i} is out of range ({} annotations)", self.len()),
+            })
+    }
+    fn text(&self, i: usize) -> DataResult<TextItem> {
+        let invalid = |message: String| DataError::Invalid {
+            path: self.root.clone(),
+            message,
+        };
+        let a = self.annotations.get(i).ok_or_else(|| {
+            invalid(format!(
+                "sample {i} is out of range ({} annotations)",
+                self.len()
+            ))
+        })?;
+        let docid = a.doc_ids().remove(0);
+        let doc = self
+            .data
+            .document(&docid)
+            .ok_or_else(|| invalid(format!("document `{docid}` is missing")))?;
+        let label = self
+            .classes
+            .iter()
+            .position(|c| c == &a.classification)
+            .ok_or_else(|| invalid(format!("unknown class `{}`", a.classification)))?;
+        let evidence = a
+            .all_evidences()
+            .filter(|e| e.docid == docid)
+            .map(|e| (e.start_token.max(0) as usize, e.end_token.max(0) as usize))
+            .collect();
+        Ok(TextItem {
+            id: a.annotation_id.clone(),
+            text: doc.tokens().join(" "),
+            label,
+            eraser: Some(EraserDoc {
+                docid,
+                num_tokens: doc.num_tokens(),
+                evidence,
+            }),
+        })
+    }
+    fn class_names(&self, num_outputs: usize) -> DataResult<Option<Vec<String>>> {
+        if self.classes.len() != num_outputs {
+            return Err(DataError::Invalid {
+                path: self.root.clone(),
+                message: format!(
+                    "the dataset has {} classes ({}) but the model has {num_outputs} outputs; set `classes`",
+                    self.classes.len(),
+                    self.classes.join(", ")
+                ),
+            });
+        }
+        Ok(Some(self.classes.clone()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -333,6 +333,84 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage, ImageNetError> {
     Ok(img.to_rgb8())
 }
 
+// ---------------------------------------------------------------------------------------------
+// The `imagenet_val` dataset kind.
+
+use crate::files::sha256_file;
+use crate::reader::{
+    settings, Capability, DataResult, DatasetInfo, DatasetReader, ImageItem,
+    Modality, Opened,
+};
+
+/// `[datasets.NAME] kind = "imagenet_val"`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValSettings {
+    /// The `val/` folder or a folder containing it.
+    root: PathBuf,
+    /// Optional `.npy` index list into the full order (e.g. `pert_index.npy`).
+    #[serde(default)]
+    subset: Option<PathBuf>,
+}
+
+/// Registry entry.
+pub const DATASET: DatasetInfo = DatasetInfo {
+    kind: "imagenet_val",
+    summary: "ImageNet-1k val in torchvision order (class = sorted WNID folder), optional index subset (protocols §5.1)",
+    modality: Modality::Image,
+    capabilities: &[Capability::Labels],
+    keys: &[
+        ("root", "the val/ folder or a folder containing it"),
+        ("subset", "optional .npy index list into the full order, e.g. datasets/imagenet/pert_index.npy"),
+    ],
+    path_keys: &["root", "subset"],
+    open: |keys| {
+        let s: ValSettings = settings("imagenet_val", keys)?;
+        let mut data = ImageNetVal::open(&s.root)?;
+        let mut locations = vec![s.root.clone()];
+        let subset_sha256 = match &s.subset {
+            Some(p) => {
+                data = data.with_subset_file(p)?;
+                locations.push(p.clone());
+                Some(sha256_file(p)?)
+            }
+            None => None,
+        };
+        Ok(Opened {
+            reader: Box::new(data),
+            fingerprint: serde_json::json!({ "subset_sha256": subset_sha256 }),
+            locations,
+        })
+    },
+};
+
+impl DatasetReader for ImageNetVal {
+    fn kind(&self) -> &'static str {
+        DATASET.kind
+    }
+    fn modality(&self) -> Modality {
+        Modality::Image
+    }
+    fn capabilities(&self) -> &'static [Capability] {
+        DATASET.capabilities
+    }
+    fn len(&self) -> usize {
+        ImageNetVal::len(self)
+    }
+    fn id(&self, i: usize) -> DataResult<String> {
+        Ok(self.id_and_label(i)?.0.to_string())
+    }
+    fn image(&self, i: usize) -> DataResult<ImageItem> {
+        let s = self.get(i)?;
+        Ok(ImageItem {
+            id: s.id,
+            label: Some(s.label),
+            image: s.image,
+            mask: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -460,6 +460,66 @@ impl ImageNetSeg {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The `imagenet_seg` dataset kind.
+
+use crate::reader::{
+    settings, Capability, DataResult, DatasetInfo, DatasetReader, ImageItem, Modality, Opened,
+};
+
+/// `[datasets.NAME] kind = "imagenet_seg"`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegSettings {
+    /// The `.mat` file.
+    path: PathBuf,
+}
+
+/// Registry entry.
+pub const DATASET: DatasetInfo = DatasetInfo {
+    kind: "imagenet_seg",
+    summary: "ImageNet-Segmentation gtsegs_ijcv.mat (MATLAB v7.3 / HDF5): images with foreground masks (protocols §5.2)",
+    modality: Modality::Image,
+    capabilities: &[Capability::Masks],
+    keys: &[("path", "the gtsegs_ijcv.mat file")],
+    path_keys: &["path"],
+    open: |keys| {
+        let s: SegSettings = settings("imagenet_seg", keys)?;
+        Ok(Opened {
+            reader: Box::new(ImageNetSeg::open(&s.path)?),
+            fingerprint: serde_json::json!({}),
+            locations: vec![s.path],
+        })
+    },
+};
+
+impl DatasetReader for ImageNetSeg {
+    fn kind(&self) -> &'static str {
+        DATASET.kind
+    }
+    fn modality(&self) -> Modality {
+        Modality::Image
+    }
+    fn capabilities(&self) -> &'static [Capability] {
+        DATASET.capabilities
+    }
+    fn len(&self) -> usize {
+        ImageNetSeg::len(self)
+    }
+    fn id(&self, i: usize) -> DataResult<String> {
+        Ok(sample_id(i))
+    }
+    fn image(&self, i: usize) -> DataResult<ImageItem> {
+        let s = self.get(i)?;
+        Ok(ImageItem {
+            id: s.id,
+            label: None,
+            image: s.image,
+            mask: Some(s.mask),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,20 +13,30 @@
 //!   `hdf5-reader`.
 //! * [`eraser`] — ERASER Movie Reviews documents and annotations, with span validation.
 //! * [`planted`] — faithbench-planted, a generated ERASER-format text dataset with known rationales.
+//! * [`reader`] — the [`DatasetReader`] trait every dataset kind implements and the registry of
+//!   kinds ([`DATASETS`]) that run configs name.
+//! * [`rng`] — SplitMix64, the one pseudo-random generator of faithbench.
 //!
 //! Every error type names the file (and line/index) it concerns; nothing is skipped silently except
 //! what the reference tooling itself ignores (non-image files in ImageNet class folders, empty
 //! lines/tokens in ERASER documents), and those rules are documented per module.
 
 pub mod eraser;
+pub mod files;
 pub mod imagenet;
 pub mod imagenet_seg;
 pub mod newsgroups;
 pub mod npy;
 pub mod planted;
+pub mod reader;
+pub mod rng;
 pub mod synthetic;
 
 pub use eraser::{Annotation, Document, Eraser, EraserError, Evidence, Split};
 pub use imagenet::{ImageNetError, ImageNetVal, Sample};
 pub use imagenet_seg::{ImageNetSeg, SegDataError, SegSample};
 pub use npy::{read_index_file, read_npy, write_npy_f32, NpyArray, NpyData, NpyError};
+pub use reader::{
+    dataset_kind, Capability, DataError, DatasetInfo, DatasetReader, EraserDoc, ImageItem,
+    Modality, Opened, TextItem, DATASETS,
+};

@@ -177,6 +177,131 @@ impl Newsgroups {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The `newsgroups` dataset kind.
+
+use crate::reader::{
+    settings, Capability, DataError, DataResult, DatasetInfo, DatasetReader, Modality, Opened,
+    TextItem,
+};
+
+fn yes() -> bool {
+    true
+}
+
+/// `[datasets.NAME] kind = "newsgroups"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewsgroupsSettings {
+    /// The export folder.
+    root: PathBuf,
+    /// The reference's 3000-document sample in sampling order (default), or every document.
+    #[serde(default = "yes")]
+    sample3000: bool,
+}
+
+/// Registry entry.
+pub const DATASET: DatasetInfo = DatasetInfo {
+    kind: "newsgroups",
+    summary: "the 20 Newsgroups test split exported by scripts/export_20newsgroups.py, optionally the reference's 3000-document sample (protocols §5.4)",
+    modality: Modality::Text,
+    capabilities: &[Capability::Labels],
+    keys: &[
+        ("root", "the export folder (newsgroups_test.jsonl, newsgroups_sample3000.json)"),
+        ("sample3000", "true (default): the reference's 3000-document sample in sampling order; false: every document"),
+    ],
+    path_keys: &["root"],
+    open: |keys| {
+        let s: NewsgroupsSettings = settings("newsgroups", keys)?;
+        let ng = Newsgroups::open(&s.root)?;
+        let docs: Vec<NewsgroupsDoc> = if s.sample3000 {
+            ng.sampled().cloned().collect()
+        } else {
+            ng.documents.clone()
+        };
+        let by_label = ng.label_names();
+        let n = by_label.keys().next_back().map_or(0, |l| l + 1);
+        let names = (0..n)
+            .map(|l| by_label.get(&l).map_or("?".to_string(), |s| s.to_string()))
+            .collect();
+        Ok(Opened {
+            reader: Box::new(NewsgroupsReader {
+                root: s.root.clone(),
+                docs,
+                names,
+            }),
+            fingerprint: serde_json::json!({ "sample3000": s.sample3000 }),
+            locations: vec![s.root],
+        })
+    },
+};
+
+/// Sample id of a 20 Newsgroups document: its zero-padded export position.
+pub fn newsgroups_id(doc: &NewsgroupsDoc) -> String {
+    format!("{:04}", doc.id)
+}
+
+/// The documents of an export in evaluation order, with the class names by label.
+pub struct NewsgroupsReader {
+    root: PathBuf,
+    docs: Vec<NewsgroupsDoc>,
+    /// Class names by label, from the whole export (`?` for labels never seen).
+    names: Vec<String>,
+}
+
+impl DatasetReader for NewsgroupsReader {
+    fn kind(&self) -> &'static str {
+        DATASET.kind
+    }
+    fn modality(&self) -> Modality {
+        Modality::Text
+    }
+    fn capabilities(&self) -> &'static [Capability] {
+        DATASET.capabilities
+    }
+    fn len(&self) -> usize {
+        self.docs.len()
+    }
+    fn id(&self, i: usize) -> DataResult<String> {
+        Ok(newsgroups_id(self.doc(i)?))
+    }
+    fn text(&self, i: usize) -> DataResult<TextItem> {
+        let d = self.doc(i)?;
+        Ok(TextItem {
+            id: newsgroups_id(d),
+            text: d.text.clone(),
+            label: d.label,
+            eraser: None,
+        })
+    }
+    /// The export's label names, padded with `LABEL_k` up to the model's outputs.
+    fn class_names(&self, num_outputs: usize) -> DataResult<Option<Vec<String>>> {
+        if self.names.len() > num_outputs {
+            return Err(DataError::Invalid {
+                path: self.root.clone(),
+                message: format!(
+                    "the export has labels up to {} but the model has {num_outputs} outputs",
+                    self.names.len() - 1
+                ),
+            });
+        }
+        let mut names = self.names.clone();
+        while names.len() < num_outputs {
+            names.push(format!("LABEL_{}", names.len()));
+        }
+        Ok(Some(names))
+    }
+}
+
+impl NewsgroupsReader {
+    fn doc(&self, i: usize) -> DataResult<&NewsgroupsDoc> {
+        self.docs.get(i).ok_or_else(|| DataError::Invalid {
+            path: self.root.clone(),
+            message: format!("sample {i} is out of range ({} documents)", self.docs.len()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

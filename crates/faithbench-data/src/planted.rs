@@ -347,24 +347,21 @@ impl PlantedDoc {
     }
 }
 
-/// Deterministic 64-bit generator (SplitMix64).
+/// The document generator: [`SplitMix64`] seeded from (seed, split, index).
 #[derive(Debug, Clone)]
-struct Rng(u64);
+struct Rng(crate::rng::SplitMix64);
 
 impl Rng {
     fn new(seed: u64, split: PlantedSplit, index: u64) -> Self {
-        let mut r =
-            Rng(seed ^ 0x7E47_0F5A_4E5B_1E5C ^ split.tag().wrapping_mul(0xA24B_AED4_963E_E407));
-        r.0 = r.0.wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        r.next();
-        r
+        let mut r = crate::rng::SplitMix64::new(
+            (seed ^ 0x7E47_0F5A_4E5B_1E5C ^ split.tag().wrapping_mul(0xA24B_AED4_963E_E407))
+                .wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        );
+        r.next_u64();
+        Rng(r)
     }
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in `lo..=hi`.
     fn between(&mut self, lo: usize, hi: usize) -> usize {

@@ -12,6 +12,7 @@
 //! `datasets/synthetic/` is this generator's output written in the real formats (ImageNet
 //! folder layout, `gtsegs_ijcv.mat` layout) and read back through the real readers.
 
+use crate::rng::SplitMix64;
 use image::{Rgb, RgbImage};
 
 /// Class names, in label order.
@@ -28,27 +29,24 @@ pub struct ShapeSample {
     pub mask: Vec<u8>,
 }
 
-/// Deterministic 64-bit generator (SplitMix64).
+/// The sample generator: [`SplitMix64`] seeded from (seed, index).
 #[derive(Debug, Clone)]
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
     fn new(seed: u64, index: u64) -> Self {
-        let mut r = Rng(seed ^ 0x5EED_0F5A_4E5B_1E5C);
-        r.0 = r.0.wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        r.next();
-        r
+        let mut r = SplitMix64::new(
+            (seed ^ 0x5EED_0F5A_4E5B_1E5C).wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        );
+        r.next_u64();
+        Rng(r)
     }
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
     fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()

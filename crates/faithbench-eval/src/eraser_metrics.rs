@@ -748,15 +748,7 @@ pub fn kl_divergence(pk: &[f64], qk: &[f64]) -> f64 {
         .sum()
 }
 
-fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
+use crate::summary::argmax;
 
 fn check_probs(what: String, v: &[f64], classes: usize) -> Result<(), EraserMetricError> {
     if v.len() != classes {

@@ -3,7 +3,8 @@
 //! Model-independent evaluation protocols of the faithbench benchmark (re-implementation of
 //! "Beyond Intuition: Rethinking Token Attributions inside Transformers", spec §4). Evaluators never
 //! know which explainer produced a map and never depend on a deep-learning framework: models enter
-//! only through the small [`perturbation::ImageClassifier`] trait.
+//! only through the small [`perturbation::ImageClassifier`] and
+//! [`text_perturbation::TextClassifier`] traits.
 //!
 //! Modules:
 //! * [`maps`] — PyTorch-compatible bilinear upsampling, min–max normalisation, deterministic top-k
@@ -15,16 +16,27 @@
 //! * [`segmentation`] — the ImageNet-Segmentation test (spec §4.2): pixel accuracy, mIoU, mAP, mF1
 //!   with scikit-learn `average_precision_score` / `f1_score` semantics.
 //! * [`stats`] — seeded percentile-bootstrap CIs, paired differences, curve-statistic bootstraps.
+//! * [`text_perturbation`], [`eraser_faithfulness`], [`rationales`], [`word_aggregation`],
+//!   [`eraser_metrics`] — the text protocols (token removal; ERASER's comprehensiveness and
+//!   sufficiency; top-k word rationales and results files; word-piece → word scores; ERASER's
+//!   metrics).
+//! * [`evaluator`] — the [`Evaluator`] trait and the registry [`EVALUATORS`]; one file per
+//!   evaluator kind in [`evaluators`]; [`summary`] — the rows, curves, figures and comparisons
+//!   they produce.
 //!
 //! Aggregations are pure functions of per-sample records, so resumed runs summarise identically.
 
 pub mod auc;
+pub mod eraser_faithfulness;
 pub mod eraser_metrics;
+pub mod evaluator;
+pub mod evaluators;
 pub mod maps;
 pub mod perturbation;
 pub mod rationales;
 pub mod segmentation;
 pub mod stats;
+pub mod summary;
 pub mod text_perturbation;
 pub mod word_aggregation;
 
@@ -44,3 +56,8 @@ pub use segmentation::{
 pub use stats::{
     bootstrap_mean_ci, paired_difference_ci, BootstrapConfig, ConfidenceInterval, PairedComparison,
 };
+pub use evaluator::{
+    evaluator_kind, EvalChunk, EvalError, Evaluator, EvaluatorInfo, ImageChunk, ImageSampleView,
+    PairNames, Protocol, ResolveContext, Resolved, TextChunk, TextDocView, EVALUATORS,
+};
+pub use summary::{argmax, softmax, Comparison, Curve, Direction, Figure, PairSummary, SummaryRow};

@@ -326,12 +326,7 @@ struct RowScores {
 }
 
 fn row_scores(row: &[f32], label: usize) -> RowScores {
-    let mut pred = 0;
-    for (c, &v) in row.iter().enumerate() {
-        if v > row[pred] {
-            pred = c;
-        }
-    }
+    let pred = crate::summary::argmax(row);
     let top_logit = row[pred] as f64;
     let sum: f64 = row.iter().map(|&v| (v as f64 - top_logit).exp()).sum();
     let prob = |c: usize| (row[c] as f64 - top_logit).exp() / sum;
@@ -365,7 +360,7 @@ struct Job {
 /// (clean and perturbed copies of several samples are packed together in sample order).
 ///
 /// Returns one [`PerturbationRecord`] per sample, in input order.
-pub fn run_perturbation<C: ImageClassifier>(
+pub fn run_perturbation<C: ImageClassifier + ?Sized>(
     classifier: &mut C,
     samples: &[PerturbationSample<'_>],
     h: usize,

@@ -114,46 +114,7 @@ pub struct PairedComparison {
     pub p_value: f64,
 }
 
-/// SplitMix64 pseudo-random generator (Steele, Lea & Flood 2014; the seeding generator of the
-/// xoshiro family). Small, fast, and good enough for bootstrap index draws.
-#[derive(Debug, Clone)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// A generator started from `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64 { state: seed }
-    }
-
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform integer in `0..n` (Lemire's multiply-and-reject, unbiased). `n` must be > 0.
-    pub fn below(&mut self, n: usize) -> usize {
-        let n64 = n as u64;
-        if n64 == 0 {
-            return 0;
-        }
-        let mut m = (self.next_u64() as u128) * (n64 as u128);
-        let mut low = m as u64;
-        if low < n64 {
-            let threshold = n64.wrapping_neg() % n64;
-            while low < threshold {
-                m = (self.next_u64() as u128) * (n64 as u128);
-                low = m as u64;
-            }
-        }
-        (m >> 64) as usize
-    }
-}
+pub use faithbench_data::rng::SplitMix64;
 
 /// NumPy `percentile(sorted, 100·q)` with the default `'linear'` method on an already sorted slice.
 pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {

@@ -279,15 +279,7 @@ fn softmax_prob(row: &[f32], c: usize) -> f64 {
     (row[c] as f64 - m).exp() / s
 }
 
-fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best
-}
+use crate::summary::argmax;
 
 /// The cumulative perturbed inputs of one document, one entry per fraction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,7 +343,7 @@ pub fn perturbed_inputs(
 }
 
 /// Runs the protocol on `docs`, packing up to `max_batch` sequences per classifier call.
-pub fn run_text_perturbation<C: TextClassifier>(
+pub fn run_text_perturbation<C: TextClassifier + ?Sized>(
     classifier: &mut C,
     docs: &[TextDocument<'_>],
     cfg: &TextPerturbationConfig,

@@ -11,7 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{assemble, attn, grad, groups, minmax, n_tokens, out_len, slice4, to_rows};
 use crate::raw_attention::norm_rows;
+use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{ExplainBatch, Explainer, MaeAxis, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "attn_gradcam",
+    summary: "GradCAM on the last attention map (Chefer's variant); mae_axis = query | key",
+    reference: "Selvaraju et al. 2017, as adapted by Chefer et al. 2021a",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<GradcamConfig>,
+    build: |p| Ok(Box::new(AttnGradcam(typed(p)?))),
+};
 
 /// Parameters of attention GradCAM.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -21,14 +21,37 @@
 //! head weights fall back to uniform instead of 0/0.
 
 use burn::prelude::*;
-use faithbench_models::{Explainable, Family, GradRequest, Objective, TraceOptions};
+use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
     assemble, attn, check_start, eye, grad, groups, head_mean, n_tokens, out_len, readout, slice3,
     slice4, Group,
 };
-use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+use crate::registry::{parse_as, typed, MethodInfo};
+use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Registry entry of Ours-H.
+pub const OURS_H: MethodInfo = MethodInfo {
+    name: "ours_h",
+    summary: "Ours-H: head-wise attention perception × integrated-gradient reasoning feedback",
+    reference: "Chen et al. 2023 (TMLR), the paper's `generate_ours`",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<BeyondConfig>,
+    build: |p| Ok(Box::new(Beyond::new(Variant::Head, typed(p)?)?)),
+};
+
+/// Registry entry of Ours-T.
+pub const OURS_T: MethodInfo = MethodInfo {
+    name: "ours_t",
+    summary: "Ours-T: token-wise attention perception (‖vW_Oᵀ‖/‖z‖) × integrated-gradient reasoning feedback",
+    reference: "Chen et al. 2023 (TMLR), the paper's `generate_ours_c`",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<BeyondConfig>,
+    build: |p| Ok(Box::new(Beyond::new(Variant::Token, typed(p)?)?)),
+};
 
 /// Head-wise or token-wise perception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,18 +103,6 @@ impl Default for BeyondConfig {
     }
 }
 
-/// Default first layer of the perception product (§1.7): ViT Ours-H 3, Ours-T 6 (capped at
-/// L−1), BERT Ours-H L−1, Ours-T L−4.
-pub fn default_start(variant: Variant, family: Family, num_layers: usize) -> usize {
-    let last = num_layers.saturating_sub(1);
-    match (family, variant) {
-        (Family::Vit, Variant::Head) => 3.min(last),
-        (Family::Vit, Variant::Token) => 6.min(last),
-        (Family::Bert, Variant::Head) => last,
-        (Family::Bert, Variant::Token) => num_layers.saturating_sub(4),
-    }
-}
-
 /// Ours-H / Ours-T.
 #[derive(Debug, Clone)]
 pub struct Beyond {
@@ -116,10 +127,17 @@ impl Beyond {
         Ok(Self { variant, config })
     }
 
-    fn start(&self, model: &dyn Explainable) -> usize {
-        self.config
-            .start_layer
-            .unwrap_or_else(|| default_start(self.variant, model.family(), model.num_layers()))
+    fn start(&self, model: &dyn Explainable) -> Result<usize> {
+        match self.config.start_layer {
+            Some(s) => Ok(s),
+            None => {
+                let method = match self.variant {
+                    Variant::Head => OURS_H.name,
+                    Variant::Token => OURS_T.name,
+                };
+                defaults::for_model(method, "start_layer", model)
+            }
+        }
     }
 
     /// The perception matrices P of one group, (b, n, n).
@@ -261,7 +279,7 @@ impl Explainer for Beyond {
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let layers = model.num_layers();
-        let s = self.start(model);
+        let s = self.start(model)?;
         // start_layer = L is allowed: no layer in the product, P = I (feedback only, §1.8).
         if s > layers {
             check_start(s, layers, &self.name())?;

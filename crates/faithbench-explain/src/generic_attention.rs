@@ -4,13 +4,25 @@
 //! `R ← R + Ā·R`; read out per model.
 //! Default start layers follow the reference: ViT 1 (perturbation script), BERT last layer only.
 
-use faithbench_models::{Explainable, Family, GradRequest, Objective, TraceOptions};
+use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
     assemble, attn, check_start, eye, grad, groups, head_mean, n_tokens, out_len, readout, slice4,
 };
-use crate::{ExplainBatch, Explainer, Result, TokenMaps};
+use crate::registry::{parse_as, typed, MethodInfo};
+use crate::{defaults, ExplainBatch, Explainer, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "generic_attention",
+    summary: "generic attention explainability; order = clamp_then_mean (Chefer) | mean_then_clamp (the paper's ViT code)",
+    reference: "Chefer et al. 2021b",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<GenericConfig>,
+    build: |p| Ok(Box::new(GenericAttention(typed(p)?))),
+};
 
 /// Where the clamp goes relative to the head mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,14 +50,6 @@ pub struct GenericConfig {
     pub objective: Objective,
 }
 
-/// Default first layer: ViT 1 (capped at L−1), BERT L−1 (last layer only).
-pub fn default_start(family: Family, num_layers: usize) -> usize {
-    match family {
-        Family::Vit => 1.min(num_layers.saturating_sub(1)),
-        Family::Bert => num_layers.saturating_sub(1),
-    }
-}
-
 /// Generic attention explainability.
 #[derive(Debug, Clone)]
 pub struct GenericAttention(pub GenericConfig);
@@ -62,10 +66,10 @@ impl Explainer for GenericAttention {
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let layers = model.num_layers();
-        let s = self
-            .0
-            .start_layer
-            .unwrap_or_else(|| default_start(model.family(), layers));
+        let s = match self.0.start_layer {
+            Some(s) => s,
+            None => defaults::for_model(METHOD.name, "start_layer", model)?,
+        };
         check_start(s, layers, "generic_attention")?;
         let b = batch.input.batch_size();
         let opts = TraceOptions {

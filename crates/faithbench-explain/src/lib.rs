@@ -21,14 +21,19 @@
 //! constant vector becomes all zeros instead of the reference's NaN.
 //!
 //! # Adding an explainer
-//! 1. Create `src/my_method.rs` with a config struct (`serde::Deserialize`,
-//!    `#[serde(deny_unknown_fields)]`, defaults) and a type implementing [`Explainer`]:
-//!    call `model.trace(..)` with the [`TraceOptions`](faithbench_models::TraceOptions) you need
-//!    (attention, block inputs/value projections, gradients of chosen layers), compute one vector
-//!    per sample, return [`TokenMaps`] (use [`common`]'s `groups`/`readout` to handle text padding
-//!    and the model's read-out).
-//! 2. Add a variant to [`MethodConfig`] and a line to [`MethodConfig::build`].
+//! 1. Create `src/my_method.rs` with a parameter struct (`serde::Deserialize + Serialize`,
+//!    `#[serde(deny_unknown_fields)]`, serde defaults; a model-dependent parameter is an
+//!    `Option` whose per-family default goes in [`defaults::FAMILY_DEFAULTS`]), a type
+//!    implementing [`Explainer`] — call `model.trace(..)` with the
+//!    [`TraceOptions`](faithbench_models::TraceOptions) you need (attention, block inputs/value
+//!    projections, gradients of chosen layers), compute one vector per sample, return
+//!    [`TokenMaps`] (use [`common`]'s `groups`/`readout` to handle text padding and the model's
+//!    read-out) — and a `pub const METHOD: MethodInfo`.
+//! 2. Add `crate::my_method::METHOD` to [`registry::METHODS`]. `faithbench list`, config
+//!    validation and the docs' method table pick it up from there.
 //! 3. Add a hand-computed unit test and, if a reference exists, a parity fixture.
+//!
+//! `docs/extending.md` lists the files each kind of extension touches.
 //!
 //! An explainer written outside faithbench (Python, another toolkit) needs no code: save its maps
 //! and use the `precomputed` method.
@@ -36,16 +41,20 @@
 pub mod attn_gradcam;
 pub mod beyond;
 pub mod common;
+pub mod defaults;
 pub mod generic_attention;
 pub mod partial_lrp;
 pub mod precomputed;
 pub mod presets;
 pub mod random;
 pub mod raw_attention;
+pub mod registry;
 pub mod rollout;
 pub mod transformer_attribution;
 
-use faithbench_models::{Explainable, Family, ModelError, ModelInput};
+use faithbench_models::{Explainable, ModelError, ModelInput};
+
+pub use registry::{MethodConfig, MethodInfo, METHODS};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the explainers.
@@ -139,152 +148,3 @@ pub enum MaeAxis {
     Key,
 }
 
-/// Every method with its parameters, as written in a run config (`method = "..."`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
-pub enum MethodConfig {
-    /// See [`raw_attention`].
-    RawAttention(raw_attention::RawAttentionConfig),
-    /// See [`rollout`].
-    Rollout(rollout::RolloutConfig),
-    /// See [`attn_gradcam`].
-    AttnGradcam(attn_gradcam::GradcamConfig),
-    /// See [`generic_attention`].
-    GenericAttention(generic_attention::GenericConfig),
-    /// Ours-H, see [`beyond`].
-    OursH(beyond::BeyondConfig),
-    /// Ours-T, see [`beyond`].
-    OursT(beyond::BeyondConfig),
-    /// See [`partial_lrp`].
-    PartialLrp(partial_lrp::PartialLrpConfig),
-    /// See [`transformer_attribution`].
-    TransformerAttribution(transformer_attribution::TaConfig),
-    /// See [`random`].
-    Random(random::RandomConfig),
-    /// See [`precomputed`].
-    Precomputed(precomputed::PrecomputedConfig),
-}
-
-impl MethodConfig {
-    /// The config's `method` tag (e.g. `ours_h`).
-    pub fn method(&self) -> &'static str {
-        match self {
-            MethodConfig::RawAttention(_) => "raw_attention",
-            MethodConfig::Rollout(_) => "rollout",
-            MethodConfig::AttnGradcam(_) => "attn_gradcam",
-            MethodConfig::GenericAttention(_) => "generic_attention",
-            MethodConfig::OursH(_) => "ours_h",
-            MethodConfig::OursT(_) => "ours_t",
-            MethodConfig::PartialLrp(_) => "partial_lrp",
-            MethodConfig::TransformerAttribution(_) => "transformer_attribution",
-            MethodConfig::Random(_) => "random",
-            MethodConfig::Precomputed(_) => "precomputed",
-        }
-    }
-
-    /// The same config with every model-dependent default made explicit (start layers, LRP
-    /// rules, row normalisation) for a model of `family` with `num_layers` layers. An explainer
-    /// built from the result computes exactly what one built from `self` computes on that model;
-    /// run manifests and cache keys use it so that they name the values actually used.
-    pub fn resolved(&self, family: Family, num_layers: usize) -> MethodConfig {
-        let mut c = self.clone();
-        match &mut c {
-            MethodConfig::Rollout(r) => {
-                r.start_layer
-                    .get_or_insert(rollout::default_start(family, num_layers));
-            }
-            MethodConfig::GenericAttention(g) => {
-                g.start_layer
-                    .get_or_insert(generic_attention::default_start(family, num_layers));
-            }
-            MethodConfig::OursH(b) => {
-                b.start_layer.get_or_insert(beyond::default_start(
-                    beyond::Variant::Head,
-                    family,
-                    num_layers,
-                ));
-            }
-            MethodConfig::OursT(b) => {
-                b.start_layer.get_or_insert(beyond::default_start(
-                    beyond::Variant::Token,
-                    family,
-                    num_layers,
-                ));
-            }
-            MethodConfig::PartialLrp(p) => {
-                p.rules.get_or_insert(partial_lrp::default_rules(family));
-            }
-            MethodConfig::TransformerAttribution(t) => {
-                t.rules.get_or_insert(partial_lrp::default_rules(family));
-                t.start_layer
-                    .get_or_insert(transformer_attribution::default_start(family, num_layers));
-                t.row_normalise
-                    .get_or_insert(transformer_attribution::default_row_normalise(family));
-            }
-            MethodConfig::RawAttention(_)
-            | MethodConfig::AttnGradcam(_)
-            | MethodConfig::Random(_)
-            | MethodConfig::Precomputed(_) => {}
-        }
-        c
-    }
-
-    /// Builds the explainer.
-    pub fn build(&self) -> Result<Box<dyn Explainer>> {
-        Ok(match self {
-            MethodConfig::RawAttention(c) => Box::new(raw_attention::RawAttention(c.clone())),
-            MethodConfig::Rollout(c) => Box::new(rollout::Rollout(c.clone())),
-            MethodConfig::AttnGradcam(c) => Box::new(attn_gradcam::AttnGradcam(c.clone())),
-            MethodConfig::GenericAttention(c) => {
-                Box::new(generic_attention::GenericAttention(c.clone()))
-            }
-            MethodConfig::OursH(c) => {
-                Box::new(beyond::Beyond::new(beyond::Variant::Head, c.clone())?)
-            }
-            MethodConfig::OursT(c) => {
-                Box::new(beyond::Beyond::new(beyond::Variant::Token, c.clone())?)
-            }
-            MethodConfig::PartialLrp(c) => Box::new(partial_lrp::PartialLrp(c.clone())),
-            MethodConfig::TransformerAttribution(c) => {
-                Box::new(transformer_attribution::TransformerAttribution(c.clone()))
-            }
-            MethodConfig::Random(c) => Box::new(random::RandomMap(c.clone())),
-            MethodConfig::Precomputed(c) => Box::new(precomputed::Precomputed::open(c.clone())?),
-        })
-    }
-}
-
-#[cfg(test)]
-mod resolve_tests {
-    use super::*;
-
-    fn parse(s: &str) -> MethodConfig {
-        serde_json::from_str(s).expect("config")
-    }
-
-    #[test]
-    fn resolved_fills_model_dependent_defaults() {
-        let c = parse(r#"{"method": "ours_t"}"#).resolved(Family::Vit, 12);
-        match c {
-            MethodConfig::OursT(b) => assert_eq!(b.start_layer, Some(6)),
-            other => panic!("{other:?}"),
-        }
-        let c = parse(r#"{"method": "ours_h"}"#).resolved(Family::Vit, 4);
-        assert!(matches!(c, MethodConfig::OursH(ref b) if b.start_layer == Some(3)));
-        let c = parse(r#"{"method": "ours_t"}"#).resolved(Family::Vit, 4);
-        assert!(matches!(c, MethodConfig::OursT(ref b) if b.start_layer == Some(3)));
-        let c = parse(r#"{"method": "transformer_attribution"}"#).resolved(Family::Bert, 12);
-        match c {
-            MethodConfig::TransformerAttribution(t) => {
-                assert_eq!(t.start_layer, Some(11));
-                assert_eq!(t.row_normalise, Some(true));
-                assert_eq!(t.rules, Some(faithbench_models::lrp::LrpRules::LayersLrp));
-            }
-            other => panic!("{other:?}"),
-        }
-        // explicit values are kept
-        let c = parse(r#"{"method": "rollout", "start_layer": 0}"#).resolved(Family::Vit, 12);
-        assert!(matches!(c, MethodConfig::Rollout(ref r) if r.start_layer == Some(0)));
-        assert_eq!(c.method(), "rollout");
-    }
-}

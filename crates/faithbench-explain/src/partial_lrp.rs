@@ -4,11 +4,23 @@
 //! `layers_lrp` (pitfall P5: Chefer used the opposite choice for ViT).
 
 use faithbench_models::lrp::LrpRules;
-use faithbench_models::{Explainable, Family};
+use faithbench_models::Explainable;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{assemble, groups, head_mean, out_len, readout, slice4};
-use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+use crate::registry::{parse_as, typed, MethodInfo};
+use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "partial_lrp",
+    summary: "partial LRP: the LRP relevance at the last attention map; rules = layers_ours | layers_lrp",
+    reference: "Voita et al. 2019, via Chefer et al. 2021a's LRP",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<PartialLrpConfig>,
+    build: |p| Ok(Box::new(PartialLrp(typed(p)?))),
+};
 
 /// Parameters of partial LRP.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -17,14 +29,6 @@ pub struct PartialLrpConfig {
     /// Rule set; default ViT `layers_ours`, BERT `layers_lrp`.
     #[serde(default)]
     pub rules: Option<LrpRules>,
-}
-
-/// Default LRP rules of the reference code per family.
-pub fn default_rules(family: Family) -> LrpRules {
-    match family {
-        Family::Vit => LrpRules::LayersOurs,
-        Family::Bert => LrpRules::LayersLrp,
-    }
 }
 
 /// Partial LRP.
@@ -44,10 +48,10 @@ impl Explainer for PartialLrp {
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let last = model.num_layers() - 1;
-        let rules = self
-            .0
-            .rules
-            .unwrap_or_else(|| default_rules(model.family()));
+        let rules: LrpRules = match self.0.rules {
+            Some(r) => r,
+            None => defaults::for_model(METHOD.name, "rules", model)?,
+        };
         let cams = model.attn_relevance(batch.input, batch.targets, rules, last)?;
         let cam = cams[last]
             .as_ref()

@@ -15,7 +15,19 @@ use std::path::PathBuf;
 use faithbench_models::{Explainable, ModelInput};
 use serde::{Deserialize, Serialize};
 
+use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "precomputed",
+    summary: "maps computed elsewhere: a folder of .npy files or a .safetensors keyed by sample id; needs `path`",
+    reference: "—",
+    path_params: &["path"],
+    example: r#"{"path": "maps/"}"#,
+    parse: parse_as::<PrecomputedConfig>,
+    build: |p| Ok(Box::new(Precomputed::open(typed(p)?)?)),
+};
 
 /// Parameters of the precomputed explainer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,9 +3,22 @@
 
 use faithbench_models::Explainable;
 use serde::{Deserialize, Serialize};
+use faithbench_data::rng::SplitMix64;
 use sha2::{Digest, Sha256};
 
+use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "random",
+    summary: "seeded uniform noise per (seed, sample id), a sanity floor",
+    reference: "—",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<RandomConfig>,
+    build: |p| Ok(Box::new(RandomMap(typed(p)?))),
+};
 
 /// Parameters of the random baseline.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -20,24 +33,15 @@ pub struct RandomConfig {
 #[derive(Debug, Clone)]
 pub struct RandomMap(pub RandomConfig);
 
-/// SplitMix64 step.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Deterministic uniform values for one sample.
 pub fn random_row(seed: u64, id: &str, len: usize) -> Vec<f32> {
     let mut h = Sha256::new();
     h.update(seed.to_le_bytes());
     h.update(id.as_bytes());
     let d = h.finalize();
-    let mut state = u64::from_le_bytes(d[..8].try_into().unwrap_or([0; 8]));
+    let mut rng = SplitMix64::new(u64::from_le_bytes(d[..8].try_into().unwrap_or([0; 8])));
     (0..len)
-        .map(|_| (splitmix(&mut state) >> 40) as f32 / (1u64 << 24) as f32)
+        .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
         .collect()
 }
 

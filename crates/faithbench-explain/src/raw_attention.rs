@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 use crate::common::{
     assemble, attn, groups, head_mean, minmax, n_tokens, out_len, readout, slice4, to_rows,
 };
+use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{ExplainBatch, Explainer, MaeAxis, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "raw_attention",
+    summary: "last-layer attention, head mean; mae_axis = query | key (the reference's MAE quirk)",
+    reference: "attention visualisation as in Chefer et al. 2021a",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<RawAttentionConfig>,
+    build: |p| Ok(Box::new(RawAttention(typed(p)?))),
+};
 
 /// Parameters of raw attention.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -2,14 +2,26 @@
 //! `Â^(l) = rownorm(E_h[A^(l)] + I)`, `R = Â^(L-1) ⋯ Â^(s)`, read out per model.
 //! Default start layer: ViT 1 (the reference excludes layer 0), BERT 0.
 
-use faithbench_models::{Explainable, Family, TraceOptions};
+use faithbench_models::{Explainable, TraceOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
     assemble, attn, check_start, eye, groups, head_mean, n_tokens, out_len, readout, rownorm,
     slice4,
 };
-use crate::{ExplainBatch, Explainer, Result, TokenMaps};
+use crate::registry::{parse_as, typed, MethodInfo};
+use crate::{defaults, ExplainBatch, Explainer, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "rollout",
+    summary: "attention rollout with the residual identity, row-normalised",
+    reference: "Abnar & Zuidema 2020",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<RolloutConfig>,
+    build: |p| Ok(Box::new(Rollout(typed(p)?))),
+};
 
 /// Parameters of rollout.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,19 +36,12 @@ pub struct RolloutConfig {
 #[derive(Debug, Clone)]
 pub struct Rollout(pub RolloutConfig);
 
-/// Default first layer: ViT 1 (capped at L−1), BERT 0.
-pub fn default_start(family: Family, num_layers: usize) -> usize {
-    match family {
-        Family::Vit => 1.min(num_layers.saturating_sub(1)),
-        Family::Bert => 0,
-    }
-}
-
 impl Rollout {
-    fn start(&self, model: &dyn Explainable) -> usize {
-        self.0
-            .start_layer
-            .unwrap_or_else(|| default_start(model.family(), model.num_layers()))
+    fn start(&self, model: &dyn Explainable) -> Result<usize> {
+        match self.0.start_layer {
+            Some(s) => Ok(s),
+            None => defaults::for_model(METHOD.name, "start_layer", model),
+        }
     }
 }
 
@@ -48,7 +53,7 @@ impl Explainer for Rollout {
         serde_json::to_value(&self.0).unwrap_or_default()
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
-        let s = self.start(model);
+        let s = self.start(model)?;
         let layers = model.num_layers();
         check_start(s, layers, "rollout")?;
         let b = batch.input.batch_size();

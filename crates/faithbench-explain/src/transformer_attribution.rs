@@ -5,14 +5,25 @@
 //! rules `layers_lrp`. Read out per model (BERT `[0,0] := 0`).
 
 use faithbench_models::lrp::LrpRules;
-use faithbench_models::{Explainable, Family, GradRequest, Objective, TraceOptions};
+use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
     assemble, check_start, eye, grad, groups, head_mean, out_len, readout, rownorm, slice4,
 };
-use crate::partial_lrp::default_rules;
-use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+use crate::registry::{parse_as, typed, MethodInfo};
+use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+
+/// Registry entry.
+pub const METHOD: MethodInfo = MethodInfo {
+    name: "transformer_attribution",
+    summary: "LRP relevance ⊙ gradient at every attention map, rolled out; rules, start_layer, row_normalise",
+    reference: "Chefer et al. 2021a",
+    path_params: &[],
+    example: "{}",
+    parse: parse_as::<TaConfig>,
+    build: |p| Ok(Box::new(TransformerAttribution(typed(p)?))),
+};
 
 /// Parameters of transformer attribution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,19 +38,6 @@ pub struct TaConfig {
     /// Row-normalise `(I + Ā)`; default ViT false, BERT true (as the reference).
     #[serde(default)]
     pub row_normalise: Option<bool>,
-}
-
-/// Default first layer of the rollout: ViT 1 (capped at L−1), BERT L−1.
-pub fn default_start(family: Family, num_layers: usize) -> usize {
-    match family {
-        Family::Vit => 1.min(num_layers.saturating_sub(1)),
-        Family::Bert => num_layers.saturating_sub(1),
-    }
-}
-
-/// Default row normalisation: ViT false, BERT true (as the reference).
-pub fn default_row_normalise(family: Family) -> bool {
-    family == Family::Bert
 }
 
 /// Transformer attribution.
@@ -59,14 +57,19 @@ impl Explainer for TransformerAttribution {
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
         let layers = model.num_layers();
-        let fam = model.family();
-        let s = self
-            .0
-            .start_layer
-            .unwrap_or_else(|| default_start(fam, layers));
+        let s = match self.0.start_layer {
+            Some(s) => s,
+            None => defaults::for_model(METHOD.name, "start_layer", model)?,
+        };
         check_start(s, layers, "transformer_attribution")?;
-        let norm = self.0.row_normalise.unwrap_or(default_row_normalise(fam));
-        let rules = self.0.rules.unwrap_or_else(|| default_rules(fam));
+        let norm = match self.0.row_normalise {
+            Some(n) => n,
+            None => defaults::for_model(METHOD.name, "row_normalise", model)?,
+        };
+        let rules: LrpRules = match self.0.rules {
+            Some(r) => r,
+            None => defaults::for_model(METHOD.name, "rules", model)?,
+        };
         let b = batch.input.batch_size();
         let tr = model.trace(
             batch.input,

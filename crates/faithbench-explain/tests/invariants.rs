@@ -72,7 +72,8 @@ fn ig_chunking_does_not_change_ours() {
             max_internal_batch: chunk,
             ..Default::default()
         };
-        MethodConfig::OursH(c)
+        MethodConfig::from_typed("ours_h", &c)
+            .expect("config")
             .build()
             .expect("build")
             .explain(
@@ -108,11 +109,15 @@ fn ours_with_no_perception_layers_is_the_feedback_cls_row() {
         ids: &ids,
     };
     let l = model.as_explainable().num_layers();
-    let h = MethodConfig::OursH(BeyondConfig {
-        start_layer: Some(l),
-        steps: 3,
-        ..Default::default()
-    })
+    let h = MethodConfig::from_typed(
+        "ours_h",
+        &BeyondConfig {
+            start_layer: Some(l),
+            steps: 3,
+            ..Default::default()
+        },
+    )
+    .expect("config")
     .build()
     .expect("build")
     .explain(model.as_explainable(), &batch)
@@ -123,11 +128,15 @@ fn ours_with_no_perception_layers_is_the_feedback_cls_row() {
     );
     // The average-pooled read-out of F ⊙ I is mean_i F[i,j]·δ_ij = F[j,j]/(N-1) ≥ 0 and not all zero.
     let (gap, gin, gt) = load_fixture("timm_vit_gap");
-    let g = MethodConfig::OursT(BeyondConfig {
-        start_layer: Some(4),
-        steps: 3,
-        ..Default::default()
-    })
+    let g = MethodConfig::from_typed(
+        "ours_t",
+        &BeyondConfig {
+            start_layer: Some(4),
+            steps: 3,
+            ..Default::default()
+        },
+    )
+    .expect("config")
     .build()
     .expect("build")
     .explain(
@@ -232,11 +241,15 @@ fn head_and_token_perception_coincide_with_uniform_weights_and_unit_scales() {
 fn perception_of_real_model_is_nonnegative_with_diagonal_at_least_one() {
     let (model, input, targets) = load_fixture("timm_vit_cls");
     let ids = vec!["a".to_string(), "b".to_string()];
-    let e = MethodConfig::OursT(BeyondConfig {
-        start_layer: Some(0),
-        perception_only: true,
-        ..Default::default()
-    })
+    let e = MethodConfig::from_typed(
+        "ours_t",
+        &BeyondConfig {
+            start_layer: Some(0),
+            perception_only: true,
+            ..Default::default()
+        },
+    )
+    .expect("config")
     .build()
     .expect("build");
     let maps = e

@@ -2,7 +2,7 @@
 
 /// Escapes text for use in HTML element content and in double- or single-quoted attribute
 /// values (`&`, `<`, `>`, `"`, `'`).
-pub(crate) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -19,7 +19,7 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// Percent-encodes a relative URL path: keeps ASCII letters, digits, `-._~/` and encodes
 /// every other byte of the UTF-8 text (so spaces, `#`, `?`, `%` and quotes are safe).
-pub(crate) fn url_path(s: &str) -> String {
+pub fn url_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {

@@ -2,8 +2,8 @@
 //! (curves and bar charts with confidence intervals, PNG + SVG), heat-map overlays on
 //! images, and token heat maps as standalone HTML pages.
 //!
-//! This crate is deliberately independent of burn and of the other faithbench crates: it
-//! consumes plain numbers, strings and [`image::RgbImage`]s.
+//! This crate is deliberately independent of burn and of the models: it consumes the summary
+//! types of `faithbench-eval` (rows, curves), plain numbers, strings and [`image::RgbImage`]s.
 //!
 //! Text is rendered with DejaVu Sans, which is shipped in `assets/` and compiled into the
 //! binary (see [`ensure_font`]); no system fonts or fontconfig are needed.
@@ -19,7 +19,7 @@
 
 mod error;
 mod font;
-mod html;
+pub mod html;
 pub mod overlay;
 pub mod plot;
 pub mod table;

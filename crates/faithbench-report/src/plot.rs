@@ -43,19 +43,7 @@ pub fn palette_color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// One line of a line chart.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Curve {
-    /// Legend label.
-    pub label: String,
-    /// X coordinates.
-    pub xs: Vec<f64>,
-    /// Y coordinates (same length as `xs`).
-    pub ys: Vec<f64>,
-    /// Optional confidence band `(lower, upper)`, each the same length as `xs`; drawn as a
-    /// translucent area in the curve's colour.
-    pub band: Option<(Vec<f64>, Vec<f64>)>,
-}
+pub use faithbench_eval::summary::Curve;
 
 /// The two files written by a plotting function.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,32 +29,7 @@ pub const SUMMARY_HEADER: [&str; 7] = [
 /// Number of decimals used for floats in the summary CSV.
 pub const CSV_DECIMALS: usize = 6;
 
-/// One aggregated result: `metric` of `explainer` under `evaluator`, with a confidence
-/// interval `[ci_low, ci_high]` over `n` samples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummaryRow {
-    /// Evaluator (protocol) name, e.g. `perturbation-vit` or `segmentation`.
-    pub evaluator: String,
-    /// Explainer (attribution method) name, e.g. `rollout`.
-    pub explainer: String,
-    /// Metric name, e.g. `auc_positive`.
-    pub metric: String,
-    /// Point estimate.
-    pub value: f64,
-    /// Lower end of the confidence interval.
-    pub ci_low: f64,
-    /// Upper end of the confidence interval.
-    pub ci_high: f64,
-    /// Number of samples aggregated.
-    pub n: usize,
-}
-
-impl SummaryRow {
-    /// The deterministic sort key `(evaluator, metric, explainer)`.
-    fn key(&self) -> (&str, &str, &str) {
-        (&self.evaluator, &self.metric, &self.explainer)
-    }
-}
+pub use faithbench_eval::summary::{Direction, SummaryRow};
 
 /// Total, deterministic order of rows: `(evaluator, metric, explainer)`, then `n`, `value`,
 /// `ci_low`, `ci_high` (floats by [`f64::total_cmp`]) so that even duplicate keys sort the
@@ -231,33 +206,6 @@ fn csv_kind_msg(kind: &csv::ErrorKind) -> String {
         } => format!("record has {len} fields, expected {expected_len}"),
         csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8: {err}"),
         other => format!("{other:?}"),
-    }
-}
-
-/// Whether larger or smaller values of a metric are better (decides which cell is bold).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Direction {
-    /// Larger is better (e.g. segmentation mIoU, negative-perturbation AUC).
-    HigherBetter,
-    /// Smaller is better (e.g. positive-perturbation AUC).
-    LowerBetter,
-}
-
-impl Direction {
-    /// Arrow shown after the metric name in Markdown headers (`↑` / `↓`).
-    pub fn arrow(self) -> &'static str {
-        match self {
-            Direction::HigherBetter => "↑",
-            Direction::LowerBetter => "↓",
-        }
-    }
-
-    /// True when `a` is strictly better than `b` in this direction.
-    pub fn better(self, a: f64, b: f64) -> bool {
-        match self {
-            Direction::HigherBetter => a > b,
-            Direction::LowerBetter => a < b,
-        }
     }
 }
 

@@ -1,0 +1,6 @@
+//! The evaluator kinds, one file each (registered in [`crate::evaluator::EVALUATORS`]).
+
+pub mod eraser_rationales;
+pub mod perturbation;
+pub mod segmentation;
+pub mod text_perturbation;
