@@ -1,40 +1,26 @@
 //! `faithbench`: the command line of the faithbench benchmark (re-implementation of "Beyond
 //! Intuition: Rethinking Token Attributions inside Transformers" and its baselines).
 //!
-//! Layers: clap flags ([`Cli`]) → validated settings (config files in [`config`], requests in
-//! [`run`] / [`explain_cmd`]) → a resolved plan ([`plan`]) → execution. See `docs/config.md`.
+//! This binary only parses flags ([`Cli`]) and prints: every command is a call into
+//! `faithbench_pipeline` (settings → plan → execution → reports) or `faithbench_train`.
+//!
+//! Exit status: 0 success; 1 failure; 2 bad input or usage; 3 a regression found by `check`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use faithbench_models::preprocess::ResizeMode;
 use faithbench_models::Layout;
-
-mod cache;
-mod check;
-mod compare;
-mod config;
-mod dataset;
-mod explain_cmd;
-mod gallery;
-mod list;
-mod model;
-mod plan;
-mod records;
-mod run;
-mod summary;
-mod text_run;
-mod text_summary;
-mod util;
+use faithbench_pipeline::{Error, ErrorKind};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "faithbench",
     version,
     about = "Faithfulness benchmark of token attributions for transformers (Ours-H/Ours-T and baselines)",
-    after_help = "Exit status: 0 success; 1 failure (`check`: a score moved past its tolerance); 2 bad input or usage."
+    after_help = EXIT_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,7 +37,7 @@ enum Command {
         /// The run folder (holds resolved_config.json and records/).
         run_dir: PathBuf,
     },
-    /// Compare a summary.csv with a baseline; exit 1 when a score moved past its tolerance.
+    /// Compare a summary.csv with a baseline; exit 3 when a score moved past its tolerance.
     #[command(long_about = CHECK_HELP)]
     Check(CheckArgs),
     /// Two run folders side by side, with paired differences and bootstrap CIs from their records.
@@ -67,7 +53,11 @@ enum Command {
     /// Explain one image or text with one method; writes the token map (.npy) and an overlay / HTML view.
     Explain(ExplainArgs),
     /// List methods (with parameters and defaults), evaluators, datasets and model presets.
-    List,
+    List {
+        /// Print the registry as Markdown (the contents of docs/registry.md).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Write the faithbench-shapes evaluation split (ImageNet folder layout + mask PNGs).
     Synth {
         /// Output folder (the shipped copy is datasets/shapes).
@@ -134,12 +124,29 @@ different plan is refused unless --fresh is given.";
 const CHECK_HELP: &str = "Compare a candidate summary.csv with a baseline summary.csv.
 
 Prints the diff as Markdown. Exit status 0 when every baseline score is present and within its
-tolerance, 1 when a score moved past its tolerance or is missing, 2 on bad input (unreadable or
-malformed CSV, bad --tol).
+tolerance, 3 when a score moved past its tolerance or is missing, 2 on bad input (unreadable or
+malformed CSV, bad --tol), 1 on any other failure.
 
-Default absolute tolerances: auc, clean_accuracy, accuracy@*, pixel_accuracy, miou, map, mf1:
-0.005; any other metric: 1e-6. --tol-abs X replaces all defaults by X; --tol METRIC=X
-(repeatable, METRIC may end in * to match a prefix, e.g. 'accuracy@*=0.01') overrides one metric.";
+Default absolute tolerances come from the evaluators (`faithbench list`): auc, clean_accuracy,
+accuracy@*, pixel_accuracy, miou, map, mf1: 0.005; any other metric: 1e-6. --tol-abs X replaces
+all defaults by X; --tol METRIC=X (repeatable, METRIC may end in * to match a prefix, e.g.
+'accuracy@*=0.01') overrides one metric.";
+
+const EXIT_HELP: &str = "Exit status: 0 success; 1 failure (a write failed, a model produced non-finite values, an
+internal error); 2 bad input or usage (a config, checkpoint, dataset, map or run folder that is
+missing, malformed or inconsistent; bad flags); 3 a regression found by `check`.";
+
+/// Exit status of a failure.
+const EXIT_FAILURE: u8 = 1;
+/// Exit status of bad input or usage.
+const EXIT_INPUT: u8 = 2;
+/// Exit status of `check` finding a regression.
+const EXIT_REGRESSION: u8 = 3;
+/// Test hook: stop (as if killed) once this many records were appended, exiting with
+/// [`STOPPED_EXIT_CODE`].
+const FAIL_AFTER_ENV: &str = "FAITHBENCH_FAIL_AFTER";
+/// Exit status of the [`FAIL_AFTER_ENV`] hook.
+const STOPPED_EXIT_CODE: u8 = 75;
 
 #[derive(Args, Debug)]
 struct RunArgs {
@@ -229,135 +236,166 @@ fn parse_resize(s: &str) -> Result<ResizeMode, String> {
         .map_err(|_| format!("unknown resize mode `{s}` (squash, shorter_crop, clip_bicubic)"))
 }
 
-fn print_error(e: &anyhow::Error) {
+/// Prints an error and its causes (each once: library errors often repeat their source).
+fn print_error(e: &dyn std::error::Error) {
     eprintln!("error: {e}");
     let mut shown = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        // library errors often repeat their source in their own message
-        if !shown.contains(&c) {
-            eprintln!("  caused by: {c}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !shown.contains(&s) {
+            eprintln!("  caused by: {s}");
         }
-        shown = c;
+        shown = s;
+        cause = c.source();
     }
 }
 
-fn write_out(path: &Option<PathBuf>, text: &str) -> Result<()> {
+/// The exit status of an error, printed.
+fn fail(e: &Error) -> ExitCode {
+    print_error(e);
+    ExitCode::from(match e.kind() {
+        ErrorKind::Input => EXIT_INPUT,
+        ErrorKind::Failure => EXIT_FAILURE,
+    })
+}
+
+fn write_out(path: &Option<PathBuf>, text: &str) -> Result<(), Error> {
     if let Some(p) = path {
-        use anyhow::Context;
-        std::fs::write(p, text).with_context(|| format!("{}: cannot write", p.display()))?;
+        std::fs::write(p, text)
+            .map_err(|e| Error::failure(format!("{}: cannot write: {e}", p.display())))?;
     }
     Ok(())
+}
+
+fn run_cmd(a: RunArgs) -> ExitCode {
+    let stop_after_records = match std::env::var(FAIL_AFTER_ENV) {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                eprintln!("error: {FAIL_AFTER_ENV}={v:?} is not a number");
+                return ExitCode::from(EXIT_INPUT);
+            }
+        },
+        Err(_) => None,
+    };
+    let quiet = a.quiet;
+    let opts = faithbench_pipeline::RunOptions {
+        overrides: faithbench_pipeline::Overrides {
+            out_dir: a.out,
+            limit: a.limit,
+            device: a.device,
+        },
+        fresh: a.fresh,
+        progress: !quiet && std::io::stdout().is_terminal(),
+        stop_after_records,
+        command: std::env::args().collect(),
+    };
+    let mut log = |m: &str| {
+        if !quiet {
+            eprintln!("faithbench: {m}");
+        }
+    };
+    match faithbench_pipeline::run(&a.config, &opts, &mut log) {
+        Ok(o) if o.stopped => {
+            eprintln!(
+                "faithbench: {FAIL_AFTER_ENV}={} reached after {} records; exiting with status {STOPPED_EXIT_CODE}",
+                stop_after_records.unwrap_or_default(),
+                o.records_written
+            );
+            ExitCode::from(STOPPED_EXIT_CODE)
+        }
+        Ok(o) => {
+            log(&format!(
+                "done in {:.1} s: {} ({} new records){}",
+                o.seconds,
+                o.out_dir.join("summary.md").display(),
+                o.records_written,
+                o.gallery
+                    .map(|p| format!(", gallery {}", p.display()))
+                    .unwrap_or_default()
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(a) => {
-            let req = run::RunRequest {
-                config: a.config,
-                overrides: plan::Overrides {
-                    out_dir: a.out,
-                    limit: a.limit,
-                    device: a.device,
-                },
-                quiet: a.quiet,
-                fresh: a.fresh,
-            };
-            match run::run(&req) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    print_error(&e);
-                    if e.downcast_ref::<config::ConfigError>().is_some() {
-                        ExitCode::from(2)
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-            }
-        }
-        Command::Report { run_dir } => {
-            let r = (|| -> Result<()> {
-                let plan = plan::ResolvedPlan::read(&run_dir.join("resolved_config.json"))?;
-                let mut plan = plan;
-                plan.locations.out_dir = run_dir.clone();
-                let s = summary::write_reports(&plan, &run_dir)?;
-                gallery::write_index(&plan)?;
+        Command::Run(a) => run_cmd(a),
+        Command::Report { run_dir } => match faithbench_pipeline::report(&run_dir) {
+            Ok(s) => {
                 for (e, x, have, want) in &s.incomplete {
                     eprintln!("warning: {e} × {x}: {have} of {want} samples have records");
                 }
                 println!("{}", run_dir.join("summary.md").display());
-                Ok(())
-            })();
-            match r {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    print_error(&e);
-                    ExitCode::from(1)
-                }
+                ExitCode::SUCCESS
             }
-        }
-        Command::Check(a) => match check::check(&a.baseline, &a.candidate, a.tol_abs, &a.tol)
-            .and_then(|(ok, md)| write_out(&a.out, &md).map(|_| (ok, md)))
+            Err(e) => fail(&e),
+        },
+        Command::Check(a) => match faithbench_pipeline::check(&a.baseline, &a.candidate, a.tol_abs, &a.tol)
+            .and_then(|r| write_out(&a.out, &r.markdown).map(|_| r))
         {
-            Ok((ok, md)) => {
-                print!("{md}");
-                if ok {
+            Ok(r) => {
+                print!("{}", r.markdown);
+                if r.passed {
                     ExitCode::SUCCESS
                 } else {
-                    ExitCode::from(1)
+                    ExitCode::from(EXIT_REGRESSION)
                 }
             }
-            Err(e) => {
-                print_error(&e);
-                ExitCode::from(2)
-            }
+            Err(e) => fail(&e),
         },
         Command::Compare { run_a, run_b, out } => {
-            match compare::compare(&run_a, &run_b).and_then(|md| write_out(&out, &md).map(|_| md)) {
+            match faithbench_pipeline::compare(&run_a, &run_b)
+                .and_then(|md| write_out(&out, &md).map(|_| md))
+            {
                 Ok(md) => {
                     print!("{md}");
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    print_error(&e);
-                    ExitCode::from(2)
-                }
+                Err(e) => fail(&e),
             }
         }
         Command::Explain(a) => {
             let subject = match (a.image, a.text) {
-                (Some(i), None) => explain_cmd::Subject::Image(i),
-                (None, Some(t)) => explain_cmd::Subject::Text(t),
+                (Some(i), None) => faithbench_pipeline::Subject::Image(i),
+                (None, Some(t)) => faithbench_pipeline::Subject::Text(t),
                 _ => unreachable!("clap enforces exactly one of --image / --text"),
             };
-            let req = explain_cmd::ExplainRequest {
+            let method = match faithbench_pipeline::explain::method_config(&a.method, &a.params) {
+                Ok(m) => m,
+                Err(e) => return fail(&e),
+            };
+            let req = faithbench_pipeline::ExplainRequest {
                 model: a.model,
                 preset: a.preset,
                 layout: a.layout,
                 subject,
-                method: a.method,
-                params: a.params,
+                method,
                 class: a.class,
                 resize: a.resize,
                 out: a.out,
                 device: a.device,
             };
-            match explain_cmd::explain(&req) {
+            match faithbench_pipeline::explain(&req) {
                 Ok(files) => {
                     for f in files {
                         println!("{}", f.display());
                     }
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    print_error(&e);
-                    ExitCode::from(1)
-                }
+                Err(e) => fail(&e),
             }
         }
-        Command::List => {
-            print!("{}", list::listing());
+        Command::List { markdown } => {
+            if markdown {
+                print!("{}", faithbench_pipeline::registry_markdown());
+            } else {
+                print!("{}", faithbench_pipeline::listing());
+            }
             ExitCode::SUCCESS
         }
         Command::Synth { out, n } => match faithbench_train::write_shapes_dataset(&out, n) {
@@ -366,8 +404,8 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                print_error(&anyhow::Error::new(e));
-                ExitCode::from(1)
+                print_error(&e);
+                ExitCode::from(EXIT_FAILURE)
             }
         },
         Command::TrainShapes { out, steps, pool } => train_shapes(&out, steps, pool.as_deref()),
@@ -392,8 +430,8 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    print_error(&anyhow::Error::new(e));
-                    ExitCode::from(1)
+                    print_error(&e);
+                    ExitCode::from(EXIT_FAILURE)
                 }
             }
         }
@@ -423,8 +461,8 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    print_error(&anyhow::Error::new(e));
-                    ExitCode::from(1)
+                    print_error(&e);
+                    ExitCode::from(EXIT_FAILURE)
                 }
             }
         }
@@ -439,7 +477,7 @@ fn train_shapes(out: &std::path::Path, steps: Option<usize>, pool: Option<&str>)
         Some("avg") => vec![(Pool::Avg, "shapes_vit_gap")],
         Some(other) => {
             eprintln!("error: --pool must be `cls` or `avg`, got `{other}`");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_INPUT);
         }
     };
     for (p, name) in pools {
@@ -463,8 +501,8 @@ fn train_shapes(out: &std::path::Path, steps: Option<usize>, pool: Option<&str>)
                 dir.display()
             ),
             Err(e) => {
-                print_error(&anyhow::Error::new(e));
-                return ExitCode::from(1);
+                print_error(&e);
+                return ExitCode::from(EXIT_FAILURE);
             }
         }
     }

@@ -490,9 +490,9 @@ faithfulness = false
     let bad_cfg = dir.path().join("bad.toml");
     std::fs::write(&bad_cfg, bad).unwrap();
     let o = run(&bad_cfg, &dir.path().join("bad"), &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "bad input");
     assert!(
-        stderr(&o).contains("text datasets need a BERT"),
+        stderr(&o).contains("its model `default` is a vit model, which reads image data"),
         "{}",
         stderr(&o)
     );
@@ -505,5 +505,9 @@ faithfulness = false
     std::fs::write(&cfg, bad).unwrap();
     let o = run(&cfg, &dir.path().join("bad2"), &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("needs masks"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("segmentation evaluates image datasets"),
+        "{}",
+        stderr(&o)
+    );
 }

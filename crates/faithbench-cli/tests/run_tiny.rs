@@ -260,7 +260,7 @@ fn run_writes_every_output_with_expected_summary_rows() {
     assert_eq!(manifest["records_written"], records);
     assert_eq!(manifest["samples_processed"], 13);
     assert!(manifest["stage_seconds"]["explain"].is_number());
-    assert!(manifest["images_per_second"].as_f64().unwrap() > 0.0);
+    assert!(manifest["samples_per_second"].as_f64().unwrap() > 0.0);
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("resolved_config.json")).unwrap())
             .unwrap();
@@ -386,7 +386,7 @@ fn a_run_folder_of_another_plan_is_refused_unless_fresh() {
     let before = std::fs::read(f.path("out/summary.csv")).unwrap();
     write_config(&f.config, "", "steps = 4");
     let o = f.run("out", &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a run folder of another plan is bad input");
     let e = stderr(&o);
     assert!(e.contains("different plan") && e.contains("--fresh"), "{e}");
     assert_eq!(std::fs::read(f.path("out/summary.csv")).unwrap(), before);
@@ -451,7 +451,7 @@ fn check_exit_codes() {
     let o = faithbench(&["check", "--baseline", b, c], &[]);
     assert_eq!(
         o.status.code(),
-        Some(1),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );

@@ -10,8 +10,8 @@
 //! the docs' evaluator table read from there.
 //!
 //! Typed implementations implement [`Protocol`]; the blanket impl turns one into an
-//! [`Evaluator`] with records serialised as JSON objects (one JSON line per sample in the run
-//! folder, each with a `sample_id`).
+//! [`Evaluator`] whose records are JSON lines (one JSON object per sample, each with a
+//! `sample_id`), the format of the run folder's `records/*.jsonl`.
 
 use std::path::Path;
 
@@ -307,19 +307,20 @@ pub trait Protocol: Send + Sync + 'static {
     }
 }
 
-/// An evaluator behind a trait object (records as JSON objects).
+/// An evaluator behind a trait object. Records are JSON lines: one JSON object per sample,
+/// with a `sample_id` field.
 pub trait Evaluator: Send + Sync {
     /// The kind name.
     fn kind(&self) -> &'static str;
     /// Which class the maps must explain.
     fn explained(&self) -> ExplainedClass;
-    /// Evaluates a chunk; one record per sample, in chunk order.
-    fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<Value>>;
+    /// Evaluates a chunk; one record (JSON line, no newline) per sample, in chunk order.
+    fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<String>>;
     /// The rows and curves of one explainer's records (non-empty, sorted by sample id).
     fn summarise(
         &self,
         names: PairNames<'_>,
-        records: &[Value],
+        records: &[String],
         boot: &BootstrapConfig,
     ) -> EvalResult<PairSummary>;
     /// Whether higher or lower values of `metric` are better.
@@ -340,8 +341,8 @@ pub trait Evaluator: Send + Sync {
     fn compare(
         &self,
         names: PairNames<'_>,
-        a: &[Value],
-        b: &[Value],
+        a: &[String],
+        b: &[String],
         boot: &BootstrapConfig,
     ) -> EvalResult<Comparison>;
     /// See [`Protocol::write_outputs`].
@@ -350,20 +351,26 @@ pub trait Evaluator: Send + Sync {
         run_dir: &Path,
         stem: &str,
         explainer: &str,
-        records: &[Value],
+        records: &[String],
     ) -> EvalResult<()>;
 }
 
-fn from_values<T: DeserializeOwned>(records: &[Value]) -> EvalResult<Vec<T>> {
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    sample_id: String,
+}
+
+/// The `sample_id` of a record line, if it has one.
+pub fn record_id(line: &str) -> Option<String> {
+    serde_json::from_str::<IdOnly>(line).ok().map(|r| r.sample_id)
+}
+
+fn parse_records<T: DeserializeOwned>(records: &[String]) -> EvalResult<Vec<T>> {
     records
         .iter()
-        .map(|v| {
-            serde_json::from_value(v.clone()).map_err(|e| EvalError::Record {
-                sample_id: v
-                    .get("sample_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string(),
+        .map(|line| {
+            serde_json::from_str(line).map_err(|e| EvalError::Record {
+                sample_id: record_id(line).unwrap_or_else(|| "?".into()),
                 message: e.to_string(),
             })
         })
@@ -377,11 +384,11 @@ impl<P: Protocol> Evaluator for P {
     fn explained(&self) -> ExplainedClass {
         Protocol::explained(self)
     }
-    fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<Value>> {
+    fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<String>> {
         Protocol::evaluate(self, chunk)?
             .iter()
             .map(|r| {
-                serde_json::to_value(r).map_err(|e| EvalError::Record {
+                serde_json::to_string(r).map_err(|e| EvalError::Record {
                     sample_id: "?".into(),
                     message: e.to_string(),
                 })
@@ -391,10 +398,10 @@ impl<P: Protocol> Evaluator for P {
     fn summarise(
         &self,
         names: PairNames<'_>,
-        records: &[Value],
+        records: &[String],
         boot: &BootstrapConfig,
     ) -> EvalResult<PairSummary> {
-        Protocol::summarise(self, names, &from_values(records)?, boot)
+        Protocol::summarise(self, names, &parse_records(records)?, boot)
     }
     fn direction(&self, metric: &str) -> Direction {
         Protocol::direction(self, metric)
@@ -417,20 +424,20 @@ impl<P: Protocol> Evaluator for P {
     fn compare(
         &self,
         names: PairNames<'_>,
-        a: &[Value],
-        b: &[Value],
+        a: &[String],
+        b: &[String],
         boot: &BootstrapConfig,
     ) -> EvalResult<Comparison> {
-        Protocol::compare(self, names, &from_values(a)?, &from_values(b)?, boot)
+        Protocol::compare(self, names, &parse_records(a)?, &parse_records(b)?, boot)
     }
     fn write_outputs(
         &self,
         run_dir: &Path,
         stem: &str,
         explainer: &str,
-        records: &[Value],
+        records: &[String],
     ) -> EvalResult<()> {
-        Protocol::write_outputs(self, run_dir, stem, explainer, &from_values(records)?)
+        Protocol::write_outputs(self, run_dir, stem, explainer, &parse_records(records)?)
     }
 }
 

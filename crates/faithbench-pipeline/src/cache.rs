@@ -1,23 +1,26 @@
-//! The explanation cache: token maps (before upsampling, f32 `.npy`) under `<out>/cache/<key>.npy`.
+//! The explanation cache: token maps (before upsampling, f32 `.npy`) under `<cache>/<key>.npy`.
 //!
 //! `key` = sha256 of the canonical JSON of: the weights' sha256, the model description
 //! (architecture, layout, normalisation), the explainer's name and resolved parameters, the
 //! dataset kind and preprocessing (images: resize mode, input size; text: the tokenizer's sha256
-//! and the word-piece budget), the explained class and the sample id. Anything that changes a map changes its key, so a hit is always valid. Files are written
-//! atomically (temporary file + rename); an unreadable cache file counts as a miss and is
-//! rewritten.
+//! and the word-piece budget), the explained class and the sample id. Anything that changes a
+//! map changes its key, so a hit is always valid. Files are written atomically (temporary file
+//! + rename); an unreadable cache file counts as a miss and is rewritten.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use faithbench_data::files::write_atomic;
 use faithbench_data::npy::{encode_npy_f32, read_npy};
+use faithbench_models::preprocess::ResizeMode;
 use serde::Serialize;
 
-use crate::plan::{ResolvedDataset, ResolvedExplainer, ResolvedModel};
-use crate::util::{canonical_hash, write_atomic};
+use crate::config::Preprocess;
+use crate::error::Result;
+use crate::plan::{PlanDataset, PlanExplainer, PlanModel};
+use crate::util::canonical_hash;
 
-/// The cache of one run folder (or a disabled cache).
+/// The cache of one run (or a disabled cache).
 pub struct Cache {
     dir: Option<PathBuf>,
     /// Hits so far.
@@ -34,7 +37,7 @@ struct KeyParts<'a> {
     params: &'a faithbench_explain::MethodConfig,
     dataset_kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    resize: Option<faithbench_models::preprocess::ResizeMode>,
+    resize: Option<ResizeMode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     image_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,22 +65,26 @@ impl Cache {
 
     /// The key of one map.
     pub fn key(
-        model: &ResolvedModel,
-        explainer: &ResolvedExplainer,
-        dataset: &ResolvedDataset,
+        model: &PlanModel,
+        explainer: &PlanExplainer,
+        dataset: &PlanDataset,
         class: usize,
         sample_id: &str,
     ) -> Result<String> {
+        let (resize, max_length) = match dataset.preprocess {
+            Preprocess::Image { resize } => (Some(resize), None),
+            Preprocess::Text { max_length } => (None, Some(max_length)),
+        };
         canonical_hash(&KeyParts {
             weights_sha256: &model.weights_sha256,
             model: &model.spec,
             explainer: &explainer.name,
             params: &explainer.method,
             dataset_kind: &dataset.kind,
-            resize: dataset.resize,
+            resize,
             image_size: dataset.image_size,
             tokenizer_sha256: model.tokenizer_sha256.as_deref(),
-            max_length: dataset.text.as_ref().map(|t| t.max_length),
+            max_length,
             class,
             sample_id,
         })
@@ -104,7 +111,7 @@ impl Cache {
     /// Stores a map (no-op when disabled).
     pub fn put(&self, key: &str, shape: &[usize], data: &[f32]) -> Result<()> {
         match self.path(key) {
-            Some(p) => write_atomic(&p, &encode_npy_f32(shape, data)),
+            Some(p) => Ok(write_atomic(&p, &encode_npy_f32(shape, data))?),
             None => Ok(()),
         }
     }

@@ -1,60 +1,38 @@
-//! `faithbench check`: compare a candidate `summary.csv` against a baseline with tolerances.
+//! `faithbench check`: compare a candidate `summary.csv` against a baseline with tolerances
+//! (CI regression on faithfulness scores).
 //!
-//! Default absolute tolerances (a candidate passes when `|candidate − baseline| ≤ tol`):
-//!
-//! | metric                          | tolerance |
-//! |---------------------------------|-----------|
-//! | `auc`                           | 0.005     |
-//! | `clean_accuracy`, `accuracy@*`  | 0.005     |
-//! | `pixel_accuracy`, `miou`        | 0.005     |
-//! | `map`, `mf1`                    | 0.005     |
-//! | anything else                   | 1e-6 (equal at the CSV's 6 decimals) |
-//!
-//! 0.005 is half a percentage point: above the cross-platform float noise of a run with ≥ 1000
-//! samples (one flipped prediction moves an accuracy by 1/n) and below the differences between
-//! methods that the paper's tables discuss. `--tol-abs X` replaces every default by `X`;
-//! `--tol METRIC=X` (repeatable; `METRIC` may end in `*` to match a prefix) then overrides single
-//! metrics.
+//! Default absolute tolerances come from the evaluators' registry entries (a candidate passes
+//! when `|candidate − baseline| ≤ tol`): each evaluator names patterns of its headline metrics
+//! (`auc`, `accuracy@*`, `miou`, …, 0.005: half a percentage point, above the cross-platform
+//! float noise of a run with ≥ 1000 samples and below the differences the paper's tables
+//! discuss); any other metric gets 1e-6 (equal at the CSV's 6 decimals). `--tol-abs X` replaces
+//! every default by `X`; `--tol METRIC=X` (repeatable; `METRIC` may end in `*` to match a
+//! prefix) then overrides single metrics.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use faithbench_eval::evaluator::{default_tolerance, pattern_matches};
 use faithbench_report::table::{read_summary_csv, SummaryDiff, Tolerance, ToleranceSpec};
 
-/// Built-in per-metric tolerances (pattern, absolute tolerance).
-pub const DEFAULT_TOLERANCES: [(&str, f64); 8] = [
-    ("auc", 0.005),
-    ("clean_accuracy", 0.005),
-    ("accuracy@*", 0.005),
-    ("pixel_accuracy", 0.005),
-    ("miou", 0.005),
-    ("map", 0.005),
-    ("mf1", 0.005),
-    ("*", 1e-6),
-];
-
-fn matches(pattern: &str, metric: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => metric.starts_with(prefix),
-        None => pattern == metric,
-    }
-}
+use crate::error::{Classify, Error, Result};
 
 /// Parses `METRIC=ABS`.
 pub fn parse_tol(s: &str) -> Result<(String, f64)> {
     let (m, v) = s
         .split_once('=')
-        .with_context(|| format!("--tol {s:?}: expected METRIC=ABS (e.g. auc=0.01)"))?;
+        .ok_or_else(|| Error::input(format!("--tol {s:?}: expected METRIC=ABS (e.g. auc=0.01)")))?;
     let v: f64 = v
         .trim()
         .parse()
-        .with_context(|| format!("--tol {s:?}: {v:?} is not a number"))?;
+        .input_err(|| format!("--tol {s:?}: {v:?} is not a number"))?;
     if !(v >= 0.0 && v.is_finite()) {
-        bail!("--tol {s:?}: the tolerance must be a finite number ≥ 0");
+        return Err(Error::input(format!(
+            "--tol {s:?}: the tolerance must be a finite number ≥ 0"
+        )));
     }
     if m.trim().is_empty() {
-        bail!("--tol {s:?}: empty metric name");
+        return Err(Error::input(format!("--tol {s:?}: empty metric name")));
     }
     Ok((m.trim().to_string(), v))
 }
@@ -66,15 +44,9 @@ pub fn tolerance_spec(
     overrides: &[(String, f64)],
 ) -> ToleranceSpec {
     let abs_of = |metric: &str| -> f64 {
-        let mut v = match tol_abs {
-            Some(x) => x,
-            None => DEFAULT_TOLERANCES
-                .iter()
-                .find(|(p, _)| matches(p, metric))
-                .map_or(1e-6, |(_, v)| *v),
-        };
+        let mut v = tol_abs.unwrap_or_else(|| default_tolerance(metric));
         for (p, x) in overrides {
-            if matches(p, metric) {
+            if pattern_matches(p, metric) {
                 v = *x;
             }
         }
@@ -93,27 +65,39 @@ pub fn tolerance_spec(
     spec
 }
 
-/// Runs the check; returns whether it passed and the Markdown report.
+/// The outcome of a check.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// Whether every baseline score is present and within its tolerance.
+    pub passed: bool,
+    /// The diff as Markdown.
+    pub markdown: String,
+}
+
+/// Compares two summary CSVs. Bad input (unreadable or malformed CSV, bad tolerances) is an
+/// error; a regression is a report with `passed = false`.
 pub fn check(
     baseline: &Path,
     candidate: &Path,
     tol_abs: Option<f64>,
     tols: &[String],
-) -> Result<(bool, String)> {
+) -> Result<CheckReport> {
     if let Some(x) = tol_abs {
         if !(x >= 0.0 && x.is_finite()) {
-            bail!("--tol-abs {x}: the tolerance must be a finite number ≥ 0");
+            return Err(Error::input(format!(
+                "--tol-abs {x}: the tolerance must be a finite number ≥ 0"
+            )));
         }
     }
     let overrides = tols
         .iter()
         .map(|s| parse_tol(s))
         .collect::<Result<Vec<_>>>()?;
-    let b = read_summary_csv(baseline)?;
-    let c = read_summary_csv(candidate)?;
+    let b = read_summary_csv(baseline).input_err(|| "reading the baseline")?;
+    let c = read_summary_csv(candidate).input_err(|| "reading the candidate")?;
     let metrics: BTreeSet<String> = b.iter().chain(&c).map(|r| r.metric.clone()).collect();
     let spec = tolerance_spec(&metrics, tol_abs, &overrides);
-    let diff = SummaryDiff::compute(&b, &c, &spec).with_context(|| {
+    let diff = SummaryDiff::compute(&b, &c, &spec).input_err(|| {
         format!(
             "comparing {} with {}",
             baseline.display(),
@@ -125,7 +109,10 @@ pub fn check(
         baseline.display(),
         candidate.display()
     );
-    Ok((diff.passed(), header + &diff.to_markdown()))
+    Ok(CheckReport {
+        passed: diff.passed(),
+        markdown: header + &diff.to_markdown(),
+    })
 }
 
 #[cfg(test)]

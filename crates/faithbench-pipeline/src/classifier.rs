@@ -1,23 +1,23 @@
-//! Model resolution (folder or weights + preset), loading, and the classifier wrappers the
-//! evaluators drive: [`Classifier`] ([`ImageClassifier`], pixel perturbation) and
-//! [`TextClassifierModel`] ([`TextClassifier`], token removal).
-//!
-//! A model folder is described by its `faithbench.json`; a Hugging Face BERT folder without one
-//! (`config.json` with `"model_type": "bert"` next to `model.safetensors` / `pytorch_model.bin`)
-//! is read as a `BertForSequenceClassification` checkpoint.
+//! The models as the classifiers evaluators drive: [`ImageModel`] (raw `[0, 1]` images,
+//! normalised here, because perturbation removes pixels in raw space, protocols §4.1) and
+//! [`TextModel`] (token ids with attention masks).
 
 use burn::prelude::*;
+use faithbench_eval::evaluator::ClassifierError;
 use faithbench_eval::text_perturbation::TextClassifier;
 use faithbench_eval::ImageClassifier;
 use faithbench_models::preprocess::Normalization;
-use faithbench_models::TextBatch;
-use faithbench_models::{Explainable, ModelError, ModelInput};
+use faithbench_models::{Explainable, ModelError, ModelInput, TextBatch};
 
-pub use faithbench_models::source::ModelSource;
+fn logits_vec(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| ModelError::Input(format!("cannot read logits: {e:?}")))
+}
 
-/// Runs a ViT on raw `[0, 1]` images, normalising them itself (the perturbation evaluator removes
-/// pixels in raw space, spec §4.1).
-pub struct Classifier<'a> {
+/// Runs an image model on raw `[0, 1]` images, normalising them itself.
+pub struct ImageModel<'a> {
     /// The model.
     pub model: &'a dyn Explainable,
     /// Its input normalisation.
@@ -26,7 +26,7 @@ pub struct Classifier<'a> {
     pub num_classes: usize,
 }
 
-impl Classifier<'_> {
+impl ImageModel<'_> {
     /// Normalised model input from raw images `batch × 3 × h × w`.
     pub fn input(&self, raw: &[f32], batch: usize, h: usize, w: usize) -> ModelInput {
         let t = Tensor::<4>::from_data(
@@ -38,16 +38,12 @@ impl Classifier<'_> {
 
     /// Logits of a model input, row-major `batch × C`.
     pub fn logits_of(&self, input: &ModelInput) -> Result<Vec<f32>, ModelError> {
-        let t = self.model.logits(input)?;
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| ModelError::Input(format!("cannot read logits: {e:?}")))
+        logits_vec(self.model.logits(input)?)
     }
 }
 
-impl ImageClassifier for Classifier<'_> {
-    type Error = ModelError;
+impl ImageClassifier for ImageModel<'_> {
+    type Error = ClassifierError;
 
     fn num_classes(&self) -> usize {
         self.num_classes
@@ -59,13 +55,14 @@ impl ImageClassifier for Classifier<'_> {
         batch: usize,
         h: usize,
         w: usize,
-    ) -> Result<Vec<f32>, ModelError> {
+    ) -> Result<Vec<f32>, ClassifierError> {
         let input = self.input(images, batch, h, w);
         self.logits_of(&input)
+            .map_err(|e| ClassifierError(Box::new(e)))
     }
 }
 
-/// Runs a BERT classifier on token-id sequences with explicit attention masks (the text
+/// Runs a text classifier on token-id sequences with explicit attention masks (the text
 /// perturbation and ERASER faithfulness tests).
 ///
 /// Sequences of a call are right-padded to a common length with the `[PAD]` id and mask 0.
@@ -74,7 +71,7 @@ impl ImageClassifier for Classifier<'_> {
 /// change the logits of a row with at least one unmasked position. A row whose positions are all
 /// masked (e.g. 100 % removed) keeps its full length, because there the attention is uniform over
 /// all (masked) positions, as in the reference.
-pub struct TextClassifierModel<'a> {
+pub struct TextModel<'a> {
     /// The model.
     pub model: &'a dyn Explainable,
     /// Number of classes.
@@ -83,7 +80,7 @@ pub struct TextClassifierModel<'a> {
     pub pad_id: u32,
 }
 
-impl TextClassifierModel<'_> {
+impl TextModel<'_> {
     /// The padded batch of `ids` / `masks` (rows may differ in length).
     pub fn batch(&self, ids: &[Vec<u32>], masks: &[Vec<u8>]) -> Result<TextBatch, ModelError> {
         let b = ids.len();
@@ -132,25 +129,29 @@ impl TextClassifierModel<'_> {
         masks: &[Vec<u8>],
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let batch = self.batch(ids, masks)?;
-        let t = self.model.logits(&ModelInput::Text(batch))?;
-        let v = t
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| ModelError::Input(format!("cannot read logits: {e:?}")))?;
-        let c = self.num_classes;
-        Ok(v.chunks(c).map(<[f32]>::to_vec).collect())
+        let v = logits_vec(self.model.logits(&ModelInput::Text(batch))?)?;
+        Ok(v.chunks(self.num_classes).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Logits of a model input, row-major `batch × C`.
+    pub fn logits_of(&self, input: &ModelInput) -> Result<Vec<f32>, ModelError> {
+        logits_vec(self.model.logits(input)?)
     }
 }
 
-impl TextClassifier for TextClassifierModel<'_> {
-    type Error = ModelError;
+impl TextClassifier for TextModel<'_> {
+    type Error = ClassifierError;
 
     fn num_classes(&self) -> usize {
         self.num_classes
     }
 
-    fn logits(&mut self, ids: &[Vec<u32>], masks: &[Vec<u8>]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn logits(
+        &mut self,
+        ids: &[Vec<u32>],
+        masks: &[Vec<u8>],
+    ) -> Result<Vec<Vec<f32>>, ClassifierError> {
         self.logits_rows(ids, masks)
+            .map_err(|e| ClassifierError(Box::new(e)))
     }
 }

@@ -10,14 +10,15 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use faithbench_data::files::file_stem;
 use faithbench_eval::ExplainedClass;
+use faithbench_report::html::escape;
 use faithbench_report::overlay::{gallery_html, heatmap_overlay, side_by_side, GalleryItem};
 use faithbench_report::tokens_html::token_heatmap_html;
 use image::{Rgb, RgbImage};
 
-use crate::plan::ResolvedPlan;
-use crate::util::file_stem;
+use crate::error::{Classify, Result};
+use crate::plan::Plan;
 
 /// `predicted` / `target`.
 pub fn class_name(c: ExplainedClass) -> &'static str {
@@ -41,14 +42,6 @@ pub fn item_path(
     ))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// Path of one text gallery page.
 pub fn text_item_path(
     out: &Path,
@@ -69,11 +62,7 @@ pub fn write_text_item(
     meta: &[(String, String)],
 ) -> Result<()> {
     let html = token_heatmap_html(title, tokens, scores, meta)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create folder", dir.display()))?;
-    }
-    std::fs::write(path, html).with_context(|| format!("{}: cannot write", path.display()))
+    Ok(faithbench_data::files::write_atomic(path, html.as_bytes())?)
 }
 
 fn mask_image(mask: &[bool], size: u32) -> RgbImage {
@@ -88,7 +77,7 @@ fn mask_image(mask: &[bool], size: u32) -> RgbImage {
 
 /// Small inputs (the 64 px shipped benchmark) are enlarged (nearest neighbour) to at least
 /// 192 px so that overlays and captions stay readable; 224 px ImageNet images are kept as is.
-pub(crate) fn upscale(img: RgbImage) -> RgbImage {
+pub fn upscale(img: RgbImage) -> RgbImage {
     let f = (192 + img.width() - 1) / img.width().max(1);
     if f <= 1 {
         return img;
@@ -143,23 +132,23 @@ pub fn write_item(
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+            .failure(|| format!("{}: cannot create folder", dir.display()))?;
     }
     out.save(path)
-        .with_context(|| format!("{}: cannot write gallery image", path.display()))
+        .failure(|| format!("{}: cannot write gallery image", path.display()))
 }
 
 /// Writes `gallery/index.html` with every gallery image of the plan that exists, and
 /// `gallery/<dataset>/index.html` listing the token heat-map pages of each text dataset. Returns
 /// the main index, or None when there is nothing to show.
-pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
+pub fn write_index(plan: &Plan) -> Result<Option<PathBuf>> {
     let out = &plan.locations.out_dir;
     let mut items = Vec::new();
     let mut text_indexes: Vec<(String, PathBuf)> = Vec::new();
     for ds in &plan.plan.datasets {
         let mut classes: Vec<ExplainedClass> = Vec::new();
         for e in plan.plan.evaluators.iter().filter(|e| e.dataset == ds.name) {
-            let c = e.protocol.explained();
+            let c = plan.evaluator(e)?.explained();
             if !classes.contains(&c) {
                 classes.push(c);
             }
@@ -170,7 +159,7 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
             .iter()
             .filter(|x| plan.applies(x, ds))
             .collect();
-        if ds.text.is_some() {
+        if ds.modality() == faithbench_data::Modality::Text {
             let mut rows = String::new();
             for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
                 let mut links = Vec::new();
@@ -201,8 +190,6 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
             }
             if !rows.is_empty() {
                 let dir = out.join("gallery").join(file_stem(&ds.name));
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("{}: cannot create folder", dir.display()))?;
                 let p = dir.join("index.html");
                 let title = format!("{} — {} — token heat maps", plan.plan.name, ds.name);
                 let html = format!(
@@ -211,8 +198,7 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
 </head>\n<body>\n<h1>{t}</h1>\n<ul>\n{rows}</ul>\n</body>\n</html>\n",
                     t = escape(&title)
                 );
-                std::fs::write(&p, html)
-                    .with_context(|| format!("{}: cannot write", p.display()))?;
+                faithbench_data::files::write_atomic(&p, html.as_bytes())?;
                 text_indexes.push((ds.name.clone(), p));
             }
             continue;
@@ -247,7 +233,7 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
     if !text_indexes.is_empty() {
         // link the token heat-map pages from the main page
         let html = std::fs::read_to_string(&index)
-            .with_context(|| format!("{}: cannot read", index.display()))?;
+            .failure(|| format!("{}: cannot read", index.display()))?;
         let links: String = text_indexes
             .iter()
             .map(|(name, _)| {
@@ -263,8 +249,7 @@ pub fn write_index(plan: &ResolvedPlan) -> Result<Option<PathBuf>> {
             &format!("</h1>\n<p>Text datasets:</p>\n<ul>{links}</ul>\n"),
             1,
         );
-        std::fs::write(&index, html)
-            .with_context(|| format!("{}: cannot write", index.display()))?;
+        faithbench_data::files::write_atomic(&index, html.as_bytes())?;
     }
     Ok(Some(index))
 }
