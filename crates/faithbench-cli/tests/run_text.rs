@@ -10,41 +10,17 @@
 //! faithbench.json.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::{faithbench, ok, repo, run, stderr};
 
 use faithbench_eval::rationales::{read_results_jsonl, top_k_words};
 
-const BIN: &str = env!("CARGO_BIN_EXE_faithbench");
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
 
-fn faithbench(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("FAITHBENCH_FAIL_AFTER");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run faithbench")
-}
 
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn eraser_config(dir: &Path, extra: &str) -> PathBuf {
     let repo = repo();
@@ -101,18 +77,6 @@ fractions = [0.0, 0.5, 1.0]
     p
 }
 
-fn run(config: &Path, out: &Path, env: &[(&str, &str)]) -> Output {
-    faithbench(
-        &[
-            "run",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ],
-        env,
-    )
-}
 
 #[test]
 fn eraser_run_writes_records_summary_and_eraser_results() {

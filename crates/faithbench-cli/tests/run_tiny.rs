@@ -10,14 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_faithbench");
+mod common;
+use common::{faithbench, ok, repo, stderr, BIN};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
+
 
 /// 3 classes × 3 PNGs of varied sizes (resized to 32×32 by the run), deterministic content.
 fn make_imagenet(root: &Path) {
@@ -128,28 +124,8 @@ dataset = "seg"
     std::fs::write(path, text).unwrap();
 }
 
-fn faithbench(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("FAITHBENCH_FAIL_AFTER");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run faithbench")
-}
 
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn run_writes_every_output_with_expected_summary_rows() {
@@ -592,41 +568,4 @@ fn limit_flag_caps_every_dataset() {
     }
     let csv = std::fs::read_to_string(f.path("out/summary.csv")).unwrap();
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",2")), "{csv}");
-}
-
-/// The CI regression check: the shipped demo config reproduces the committed baseline
-/// `results/demo/summary.csv` within `faithbench check`'s default tolerances.
-#[test]
-fn demo_config_reproduces_the_committed_baseline() {
-    let repo = repo();
-    let baseline = repo.join("results/demo/summary.csv");
-    if !baseline.exists() {
-        eprintln!("no {} — skipped", baseline.display());
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("demo");
-    let o = Command::new(BIN)
-        .current_dir(&repo)
-        .env_remove("FAITHBENCH_FAIL_AFTER")
-        .args([
-            "run",
-            "configs/demo.toml",
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    ok(&o);
-    let o = faithbench(
-        &[
-            "check",
-            "--baseline",
-            baseline.to_str().unwrap(),
-            out.join("summary.csv").to_str().unwrap(),
-        ],
-        &[],
-    );
-    ok(&o);
 }

@@ -219,7 +219,7 @@ pub fn evaluate(model: &VisionTransformer, n: usize, device: &Device) -> Result<
         let c = model.config.num_classes;
         for (i, &y) in labels.iter().enumerate() {
             let row = &v[i * c..(i + 1) * c];
-            let pred = (0..c).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+            let pred = faithbench_eval::argmax(row);
             correct += usize::from(pred == y);
         }
     }
@@ -498,7 +498,7 @@ pub fn evaluate_planted(
         let c = model.config.num_classes;
         for (i, &y) in labels.iter().enumerate() {
             let row = &v[i * c..(i + 1) * c];
-            let pred = (0..c).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+            let pred = faithbench_eval::argmax(row);
             correct += usize::from(pred == y);
         }
     }
