@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Export the 20 Newsgroups test split and the reference's 3000-document subset (spec §4.6, §5.4).
+"""Export the 20 Newsgroups test split and the reference's 3000-document subset (protocols §4.6, §5.4).
 
 Run ONCE on a machine with internet access (scikit-learn downloads the corpus on first use):
 

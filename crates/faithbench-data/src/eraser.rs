@@ -1,4 +1,4 @@
-//! ERASER benchmark reader (Movie Reviews, spec §5.3; DeYoung et al. 2020, `rationale_benchmark/utils.py`).
+//! ERASER benchmark reader (Movie Reviews, protocols §5.3; DeYoung et al. 2020, `rationale_benchmark/utils.py`).
 //!
 //! Layout of a dataset folder (e.g. `movies/`):
 //! * `docs/<docid>` — one sentence per line, tokens separated by single spaces. As in ERASER's

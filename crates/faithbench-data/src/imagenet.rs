@@ -1,4 +1,4 @@
-//! ImageNet-1k validation reader in torchvision `ImageFolder` order (spec §5.1).
+//! ImageNet-1k validation reader in torchvision `ImageFolder` order (protocols §5.1).
 //!
 //! Layout: `root/<wnid>/<files>`, where `root` is either the `val/` folder itself or a folder that
 //! contains `val/` (checked in that order: if `root/val` is a directory it is used).

@@ -1,4 +1,4 @@
-//! Reader for ImageNet-Segmentation `gtsegs_ijcv.mat` (Guillaumin et al. IJCV 2014; spec §5.2).
+//! Reader for ImageNet-Segmentation `gtsegs_ijcv.mat` (Guillaumin et al. IJCV 2014; protocols §5.2).
 //!
 //! The file is MATLAB v7.3, i.e. HDF5 behind a 512-byte MATLAB user block; it is read with the
 //! pure-Rust `hdf5-reader` crate (no libhdf5). Layout:

@@ -1,6 +1,6 @@
 //! # faithbench-data
 //!
-//! Dataset readers for the faithbench benchmark (spec §5). No deep-learning framework is involved:
+//! Dataset readers for the faithbench benchmark (protocols §5). No deep-learning framework is involved:
 //! readers return plain Rust data (`image::RgbImage`, `Vec<u8>` masks, token vectors), and models
 //! apply their own preprocessing.
 //!

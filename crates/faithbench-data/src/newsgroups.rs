@@ -1,4 +1,4 @@
-//! 20 Newsgroups test split as exported by `scripts/export_20newsgroups.py` (spec §4.6, §5.4).
+//! 20 Newsgroups test split as exported by `scripts/export_20newsgroups.py` (protocols §4.6, §5.4).
 //!
 //! Files (one folder):
 //! * `newsgroups_test.jsonl` — one document per line,

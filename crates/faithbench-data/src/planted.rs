@@ -1,5 +1,5 @@
 //! **faithbench-planted**: a procedural text benchmark with known rationales, in the ERASER Movie
-//! Reviews format (spec §5.3).
+//! Reviews format (protocols §5.3).
 //!
 //! Each document is a few sentences of *neutral* filler words ([`NEUTRAL`]: people, places,
 //! objects, plain verbs — nothing that carries sentiment) into which one to three sentiment items

@@ -1,4 +1,4 @@
-//! Area-under-curve rules for perturbation accuracy curves (spec §4.1 step 3, §4.3 step 6, P9e).
+//! Area-under-curve rules for perturbation accuracy curves (protocols §4.1 step 3, §4.3 step 6, P9e).
 //!
 //! Three published conventions are named as [`AucRule`] values. All use the trapezoid rule of
 //! `sklearn.metrics.auc` / `np.trapz`; they differ in which points are integrated and in the unit.

@@ -1,10 +1,10 @@
-//! ERASER's rationale metrics (spec §4.7; DeYoung et al. 2020, `rationale_benchmark/metrics.py`),
-//! written from the spec's definitions.
+//! ERASER's rationale metrics (protocols §4.7; DeYoung et al. 2020, `rationale_benchmark/metrics.py`),
+//! written from the definitions in `docs/protocols.md` §4.7.
 //!
 //! * Hard predictions: [`token_prf`] (the paper's token-F1 is `instance_macro.f1`),
 //!   [`rationale_prf`] (exact span match), [`iou_scores`] (partial match at IoU thresholds).
 //!   Spans are keyed by `(annotation_id, docid)` and handled as **sets**, so duplicate predicted
-//!   spans (spec P11) count once.
+//!   spans (pitfall P11) count once.
 //! * Soft predictions: [`score_soft_tokens`] — per document AUPRC (trapezoid area under
 //!   [`precision_recall_curve`]), average precision and ROC-AUC, averaged over documents; documents
 //!   whose truth has a single class are skipped for AP and ROC-AUC (not for AUPRC).
@@ -768,7 +768,7 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// ERASER's faithfulness scores (`score_classifications`, spec §4.7).
+/// ERASER's faithfulness scores (`score_classifications`, protocols §4.7).
 ///
 /// Either every instance has a comprehensiveness (resp. sufficiency) vector or none has. AOPC is
 /// computed when `aopc_thresholds` is non-empty and every instance has thresholded probabilities;

@@ -1,19 +1,19 @@
 //! # faithbench-eval
 //!
 //! Model-independent evaluation protocols of the faithbench benchmark (re-implementation of
-//! "Beyond Intuition: Rethinking Token Attributions inside Transformers", spec §4). Evaluators never
+//! "Beyond Intuition: Rethinking Token Attributions inside Transformers", protocols §4). Evaluators never
 //! know which explainer produced a map and never depend on a deep-learning framework: models enter
 //! only through the small [`perturbation::ImageClassifier`] and
 //! [`text_perturbation::TextClassifier`] traits.
 //!
 //! Modules:
 //! * [`maps`] — PyTorch-compatible bilinear upsampling, min–max normalisation, deterministic top-k
-//!   (tie-break: lower flat index first), map validation (spec §4.8).
+//!   (tie-break: lower flat index first), map validation (protocols §4.8).
 //! * [`mod@auc`] — the named AUC rules ([`auc::AucRule::Bi2023`], [`auc::AucRule::Chefer2021`],
 //!   [`auc::AucRule::Trapezoid`]) on top of `sklearn.metrics.auc` semantics.
-//! * [`perturbation`] — the ViT pixel-removal test (spec §4.1 stage 2): per-sample records and a
+//! * [`perturbation`] — the ViT pixel-removal test (protocols §4.1 stage 2): per-sample records and a
 //!   pure aggregation to accuracy curves and AUCs.
-//! * [`segmentation`] — the ImageNet-Segmentation test (spec §4.2): pixel accuracy, mIoU, mAP, mF1
+//! * [`segmentation`] — the ImageNet-Segmentation test (protocols §4.2): pixel accuracy, mIoU, mAP, mF1
 //!   with scikit-learn `average_precision_score` / `f1_score` semantics.
 //! * [`stats`] — seeded percentile-bootstrap CIs, paired differences, curve-statistic bootstraps.
 //! * [`text_perturbation`], [`eraser_faithfulness`], [`rationales`], [`word_aggregation`],

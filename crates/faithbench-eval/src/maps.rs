@@ -1,4 +1,4 @@
-//! Saliency-map primitives shared by every image protocol (spec §4.8): PyTorch-compatible bilinear
+//! Saliency-map primitives shared by every image protocol (protocols §4.8): PyTorch-compatible bilinear
 //! upsampling, min–max normalisation, deterministic top-k selection and map validation.
 //!
 //! Maps are flat, row-major `f32` slices of shape `h × w` (flat index = `row * w + col`).
@@ -203,7 +203,7 @@ fn bilinear(
 }
 
 /// Bilinear upsampling by an integer factor with the semantics of PyTorch
-/// `F.interpolate(x, scale_factor=scale, mode='bilinear', align_corners=False)` (spec §4.8).
+/// `F.interpolate(x, scale_factor=scale, mode='bilinear', align_corners=False)` (protocols §4.8).
 ///
 /// Output shape is `(h·scale) × (w·scale)`. Source coordinate `u = (v + 0.5)/scale − 0.5`, clamped
 /// below at 0; `i0 = ⌊u⌋`, `i1 = min(i0 + 1, n − 1)`, weight `u − i0`; separable in x and y. The

@@ -1,4 +1,4 @@
-//! Image perturbation test (spec §4.1 stage 2), independent of any model.
+//! Image perturbation test (protocols §4.1 stage 2), independent of any model.
 //!
 //! For every sample the evaluator takes the raw `[0, 1]` image (`3 × H × W`, channel-major,
 //! row-major inside a channel), its full-resolution saliency map (`H × W`, normally min–max
@@ -8,7 +8,7 @@
 //! classifier normalises internally, because removal happens in raw pixel space (the ViT reference
 //! zeroes raw pixels → black, *then* normalises).
 //!
-//! Hits are always scored against the **ground-truth label** (spec P12), whichever class was
+//! Hits are always scored against the **ground-truth label** (pitfall P12), whichever class was
 //! explained; the explained class is only recorded. Aggregation ([`accuracy_curve`],
 //! [`summarise`]) is a pure function of the records, so a resumed run and a single run give the
 //! same summary.
@@ -174,7 +174,7 @@ impl RemovalValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScoredClass {
-    /// Hit = `argmax(logits) == ground-truth label`, the only rule the reference uses (spec P12).
+    /// Hit = `argmax(logits) == ground-truth label`, the only rule the reference uses (pitfall P12).
     GroundTruth,
 }
 
@@ -214,7 +214,7 @@ impl Default for PerturbationConfig {
 }
 
 impl PerturbationConfig {
-    /// The ViT reference protocol (spec §4.1): levels 0.1…0.9, raw black removal, hits against the
+    /// The ViT reference protocol (protocols §4.1): levels 0.1…0.9, raw black removal, hits against the
     /// ground truth.
     pub fn vit_reference(mode: PerturbationMode, explained_class: ExplainedClass) -> Self {
         PerturbationConfig {

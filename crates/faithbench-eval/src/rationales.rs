@@ -1,4 +1,4 @@
-//! Top-k word rationales and the ERASER results file (spec §4.4 step 4, §5.3, P11).
+//! Top-k word rationales and the ERASER results file (protocols §4.4 step 4, §5.3, P11).
 //!
 //! The token-F1 test turns word scores ([`crate::word_aggregation`]) into hard rationales: for each
 //! `k` (default `5, 10, …, 80`, one results file per `k`) the `k` highest-scoring words, each written
@@ -61,7 +61,7 @@ pub struct HardSpan {
 pub enum SpanListing {
     /// File `k` lists exactly the top-`k` words (default).
     Fresh,
-    /// The reference's quirk (spec P11): the span list is not reset between `k` values, so file
+    /// The reference's quirk (pitfall P11): the span list is not reset between `k` values, so file
     /// `k` lists the spans of every earlier `k` in the configured order, then its own top-`k`
     /// (duplicates included). Scores are unchanged because ERASER's metrics use sets.
     ReferenceAccumulated,
@@ -168,7 +168,7 @@ pub struct ThresholdedScores {
     pub sufficiency_classification_scores: BTreeMap<String, f64>,
 }
 
-/// One line of an ERASER results file (spec §5.3 "Results file read by `metrics.py`"). Optional
+/// One line of an ERASER results file (protocols §5.3 "Results file read by `metrics.py`"). Optional
 /// fields are omitted from the JSON when `None`. Class-score maps are `BTreeMap`s, so every map
 /// lists the classes in the same (sorted) order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! ImageNet-Segmentation test (spec §4.2 steps 2–5), reproducing Chefer et al.'s
+//! ImageNet-Segmentation test (protocols §4.2 steps 2–5), reproducing Chefer et al.'s
 //! `imagenet_seg_eval.py` + `utils/metrices.py` as used by the paper's code.
 //!
 //! Per image (map `H × W` already min–max normalised, ground-truth mask `H × W` in `{0, 1}`):

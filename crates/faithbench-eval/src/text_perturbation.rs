@@ -1,4 +1,4 @@
-//! BERT token-removal perturbation tests (spec §4.5 Movie Reviews, §4.6 20 Newsgroups, P10),
+//! BERT token-removal perturbation tests (protocols §4.5 Movie Reviews, §4.6 20 Newsgroups, P10),
 //! independent of any model.
 //!
 //! Per document the evaluator takes the token ids (incl. `[CLS]`/`[SEP]`, and `[PAD]`s for
@@ -150,7 +150,7 @@ pub struct TextPerturbationConfig {
 }
 
 impl TextPerturbationConfig {
-    /// Movie Reviews (spec §4.5): [`FractionPreset::MoviesReference`], [`LengthRule::RealTokens`],
+    /// Movie Reviews (protocols §4.5): [`FractionPreset::MoviesReference`], [`LengthRule::RealTokens`],
     /// `[PAD]` = 0.
     pub fn movies_reference(mode: TextMode) -> Self {
         TextPerturbationConfig {
@@ -161,7 +161,7 @@ impl TextPerturbationConfig {
         }
     }
 
-    /// 20 Newsgroups (spec §4.6): [`FractionPreset::NewsgroupsReference`],
+    /// 20 Newsgroups (protocols §4.6): [`FractionPreset::NewsgroupsReference`],
     /// [`LengthRule::PaddedTo`]`(512)`, `[PAD]` = 0.
     pub fn newsgroups_reference(mode: TextMode) -> Self {
         TextPerturbationConfig {

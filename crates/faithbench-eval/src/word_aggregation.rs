@@ -1,4 +1,4 @@
-//! Word-piece scores → scores of the document's whitespace words (spec §4.4 step 3).
+//! Word-piece scores → scores of the document's whitespace words (protocols §4.4 step 3).
 //!
 //! The BERT token-F1 test explains a `[CLS] doc [SEP]` input of at most 512 word-pieces, but ERASER
 //! scores rationales as indices into the document's **words** (`doc.split()`). Two alignments are

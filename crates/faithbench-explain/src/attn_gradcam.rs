@@ -1,4 +1,4 @@
-//! GradCAM on the last attention map (Chefer's variant; spec §2.3).
+//! GradCAM on the last attention map (Chefer's variant; protocols §2.3).
 //!
 //! ViT (CLS): `g_h = mean_{j≥1} G_h[0, j]`, `cam_j = (E_h[A_h[0, j]·g_h])⁺`, min–max.
 //! ViT (average pooling): `g_j = mean_{h,i≥1} G[h, i, j]`, `C = E_h[A[:, 1:, 1:] ⊙ g]`, then the

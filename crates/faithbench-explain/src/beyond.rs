@@ -1,4 +1,4 @@
-//! The paper's method, "Beyond Intuition" (Chen et al., TMLR 2023; spec §1): attention
+//! The paper's method, "Beyond Intuition" (Chen et al., TMLR 2023; protocols §1): attention
 //! perception `P` times integrated-gradient reasoning feedback `F`.
 //!
 //! * Perception (§1.2–1.4): `P = (I + Ā^(L-1)) ⋯ (I + Ā^(s))` with, per layer,

@@ -1,4 +1,4 @@
-//! Generic attention explainability (Chefer et al. 2021b; spec §2.8):
+//! Generic attention explainability (Chefer et al. 2021b; protocols §2.8):
 //! `R = I`; for `l = s..L-1`: `Ā = E_h[(G_h ⊙ A_h)⁺]` ([`ClampOrder::ClampThenMean`], Chefer) or
 //! `Ā = (E_h[G_h ⊙ A_h])⁺` ([`ClampOrder::MeanThenClamp`], the paper's ViT code, pitfall P4);
 //! `R ← R + Ā·R`; read out per model.

@@ -1,4 +1,4 @@
-//! Partial LRP (Voita et al. 2019, via Chefer's LRP; spec §2.5): the LRP relevance reaching the
+//! Partial LRP (Voita et al. 2019, via Chefer's LRP; protocols §2.5): the LRP relevance reaching the
 //! last layer's attention probabilities, `p = E_h[(R_A^(L-1))⁺]`, read out per model
 //! (BERT `[0,0] := 0`, row 0). Default rules follow the reference: ViT `layers_ours`, BERT
 //! `layers_lrp` (pitfall P5: Chefer used the opposite choice for ViT).

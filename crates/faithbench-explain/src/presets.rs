@@ -1,4 +1,4 @@
-//! Named presets: the per-model hyper-parameters of the reference code (spec §1.7, §2), so a
+//! Named presets: the per-model hyper-parameters of the reference code (protocols §1.7, §2), so a
 //! config can say `preset = "ours_h/vit_b16_perturbation"` instead of repeating start layers.
 //! Layer indices are 0-based first included layers; "L−1" presets are written for the 12-layer
 //! models the reference used.

@@ -1,4 +1,4 @@
-//! Raw attention of the last layer (spec §2.1).
+//! Raw attention of the last layer (protocols §2.1).
 //!
 //! `M = E_h[A^(L-1)]`; ViT (CLS): `minmax((M[0, 1:])⁺)`; ViT (average pooling):
 //! `minmax((mean_{i≥1} M[i, 1:])⁺)` ([`MaeAxis::Query`]) or the reference's per-query

@@ -1,4 +1,4 @@
-//! Attention rollout with the residual identity (Abnar & Zuidema 2020; spec §2.2):
+//! Attention rollout with the residual identity (Abnar & Zuidema 2020; protocols §2.2):
 //! `Â^(l) = rownorm(E_h[A^(l)] + I)`, `R = Â^(L-1) ⋯ Â^(s)`, read out per model.
 //! Default start layer: ViT 1 (the reference excludes layer 0), BERT 0.
 

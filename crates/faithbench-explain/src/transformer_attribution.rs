@@ -1,4 +1,4 @@
-//! Transformer attribution (Chefer et al. 2021a; spec §2.6): per layer
+//! Transformer attribution (Chefer et al. 2021a; protocols §2.6): per layer
 //! `Ā^(l) = E_h[(G_h ⊙ R_A_h)⁺]` (gradient ⊙ LRP relevance at the attention probabilities), then
 //! a rollout: ViT `C = (I + Ā^(L-1)) ⋯ (I + Ā^(s))` **without** row normalisation, s = 1, rules
 //! `layers_ours`; BERT (the reference, pitfall P6) `C = rownorm(I + Ā^(L-1))`, last layer only,

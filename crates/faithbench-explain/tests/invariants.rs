@@ -1,4 +1,4 @@
-//! Invariants of spec §1.8 and batching guarantees.
+//! Invariants of protocols §1.8 and batching guarantees.
 
 mod common;
 

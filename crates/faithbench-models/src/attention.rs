@@ -5,7 +5,7 @@
 //! - `A`: the post-softmax attention probabilities, (B, H, N, N);
 //! - `u = v·W_Oᵀ`: the value vectors of all heads (concatenated, heads contiguous) times the
 //!   output projection weight, **without** its bias, (B, N, D) — the token-wise perception of
-//!   the paper (spec §1.3);
+//!   the paper (protocols §1.3);
 //! - a zero **probe** leaf `Z` is added to `A` (`A' = A + Z`), so after one backward pass
 //!   `∂y/∂Z = ∂y/∂A` (the total derivative, all paths kept) for every probed layer.
 

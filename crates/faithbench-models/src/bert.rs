@@ -1,5 +1,5 @@
 //! BERT sequence classifier (Hugging Face `BertForSequenceClassification`) with traced
-//! attention. Post-LN layers; the IG scaling multiplies the embedding output (spec §1.5).
+//! attention. Post-LN layers; the IG scaling multiplies the embedding output (protocols §1.5).
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};

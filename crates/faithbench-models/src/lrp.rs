@@ -1,4 +1,4 @@
-//! Layer-wise relevance propagation with Chefer et al.'s rules (spec §2.4), over activations
+//! Layer-wise relevance propagation with Chefer et al.'s rules (protocols §2.4), over activations
 //! recorded in a forward pass. Only what the LRP-based explainers need is propagated: the
 //! relevance arriving at every layer's attention probabilities ("attn_cam"), from the output
 //! down to a chosen layer.

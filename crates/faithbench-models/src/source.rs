@@ -218,7 +218,7 @@ impl ModelSource {
         })
     }
 
-    /// Family, depth and classes from the spec (no weights read).
+    /// Family, depth and classes from the model description (no weights read).
     pub fn facts(&self) -> ModelFacts {
         self.spec.facts()
     }

@@ -189,7 +189,7 @@ pub trait Explainable {
     fn patch_grid(&self) -> Option<(usize, usize)>;
     /// Device of the model's weights (an autodiff device when gradients are needed).
     fn device(&self) -> Device;
-    /// Forward pass with `alphas[b]` scaling the IG-scaled quantity of row b (spec §1.5:
+    /// Forward pass with `alphas[b]` scaling the IG-scaled quantity of row b (protocols §1.5:
     /// normalised image for ViT, embedding output for BERT), recording what `opts` asks for.
     fn trace(
         &self,
@@ -197,7 +197,7 @@ pub trait Explainable {
         alphas: &[f32],
         opts: &TraceOptions,
     ) -> Result<ForwardTrace>;
-    /// LRP relevance at the attention probabilities of layers `down_to..L` (spec §2.4),
+    /// LRP relevance at the attention probabilities of layers `down_to..L` (protocols §2.4),
     /// each (B, H, N, N). Models without LRP support return an error.
     fn attn_relevance(
         &self,

@@ -24,7 +24,7 @@ pub enum Pool {
     /// Class token after the final LayerNorm `norm` (supervised ViT).
     Cls,
     /// Mean of the patch tokens (class token excluded), then `fc_norm` (MAE fine-tuned,
-    /// the order of TI's HEAD `a76854a`, spec §3.3 / pitfall P7).
+    /// the order of TI's HEAD `a76854a`, protocols §3.3 / pitfall P7).
     Avg,
 }
 

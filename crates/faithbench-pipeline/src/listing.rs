@@ -19,10 +19,13 @@ fn method_params(m: &faithbench_explain::MethodInfo) -> Vec<(String, String)> {
     params
         .into_iter()
         .map(|(k, v)| {
-            let shown = if v.is_null() {
-                "model-dependent".to_string()
-            } else {
-                v.to_string()
+            let per_family = FAMILY_DEFAULTS
+                .iter()
+                .any(|f| f.values.iter().any(|(mm, kk, _)| *mm == m.name && *kk == k));
+            let shown = match (v.is_null(), per_family) {
+                (true, true) => "model-dependent".to_string(),
+                (true, false) => "unset".to_string(),
+                (false, _) => v.to_string(),
             };
             (k, shown)
         })
