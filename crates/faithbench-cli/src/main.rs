@@ -132,7 +132,8 @@ accuracy@*, pixel_accuracy, miou, map, mf1: 0.005; any other metric: 1e-6. --tol
 all defaults by X; --tol METRIC=X (repeatable, METRIC may end in * to match a prefix, e.g.
 'accuracy@*=0.01') overrides one metric.";
 
-const EXIT_HELP: &str = "Exit status: 0 success; 1 failure (a write failed, a model produced non-finite values, an
+const EXIT_HELP: &str =
+    "Exit status: 0 success; 1 failure (a write failed, a model produced non-finite values, an
 internal error); 2 bad input or usage (a config, checkpoint, dataset, map or run folder that is
 missing, malformed or inconsistent; bad flags); 3 a regression found by `check`.";
 
@@ -335,19 +336,21 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
-        Command::Check(a) => match faithbench_pipeline::check(&a.baseline, &a.candidate, a.tol_abs, &a.tol)
-            .and_then(|r| write_out(&a.out, &r.markdown).map(|_| r))
-        {
-            Ok(r) => {
-                print!("{}", r.markdown);
-                if r.passed {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_REGRESSION)
+        Command::Check(a) => {
+            match faithbench_pipeline::check(&a.baseline, &a.candidate, a.tol_abs, &a.tol)
+                .and_then(|r| write_out(&a.out, &r.markdown).map(|_| r))
+            {
+                Ok(r) => {
+                    print!("{}", r.markdown);
+                    if r.passed {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(EXIT_REGRESSION)
+                    }
                 }
+                Err(e) => fail(&e),
             }
-            Err(e) => fail(&e),
-        },
+        }
         Command::Compare { run_a, run_b, out } => {
             match faithbench_pipeline::compare(&run_a, &run_b)
                 .and_then(|md| write_out(&out, &md).map(|_| md))

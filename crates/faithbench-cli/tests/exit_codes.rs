@@ -80,7 +80,11 @@ fn bad_input_and_usage_are_2() {
     let mat = std::fs::read(repo().join("fixtures/data/gtsegs_small.mat")).unwrap();
     let cut = d.join("cut.mat");
     std::fs::write(&cut, &mat[..mat.len() / 2]).unwrap();
-    let o = run(&seg_config(d, &cut, "method = \"rollout\""), &d.join("o3"), &[]);
+    let o = run(
+        &seg_config(d, &cut, "method = \"rollout\""),
+        &d.join("o3"),
+        &[],
+    );
     status(&o, 2);
     assert!(stderr(&o).contains("cut.mat"), "{}", stderr(&o));
 
@@ -124,7 +128,11 @@ fn failure_is_1() {
     let cfg = text_config(dir.path(), &repo().join("fixtures/data/eraser_tiny"));
     let o = run(&cfg, &file.join("run"), &[]);
     status(&o, 1);
-    assert!(stderr(&o).contains("cannot create the run folder"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot create the run folder"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -141,7 +149,16 @@ fn regression_found_by_check_is_3() {
             let c: Vec<&str> = l.split(',').collect();
             if c.len() == 7 && c[2] == "token_f1@01" {
                 let v: f64 = c[3].parse().unwrap();
-                format!("{},{},{},{:.6},{},{},{}", c[0], c[1], c[2], v + 0.5, c[4], c[5], c[6])
+                format!(
+                    "{},{},{},{:.6},{},{},{}",
+                    c[0],
+                    c[1],
+                    c[2],
+                    v + 0.5,
+                    c[4],
+                    c[5],
+                    c[6]
+                )
             } else {
                 l.to_string()
             }
@@ -153,7 +170,12 @@ fn regression_found_by_check_is_3() {
     let cand = dir.path().join("moved.csv");
     std::fs::write(&cand, moved).unwrap();
     let o = faithbench(
-        &["check", "--baseline", base.to_str().unwrap(), cand.to_str().unwrap()],
+        &[
+            "check",
+            "--baseline",
+            base.to_str().unwrap(),
+            cand.to_str().unwrap(),
+        ],
         &[],
     );
     status(&o, 3);
@@ -177,7 +199,12 @@ fn help_states_the_exit_statuses() {
     let o = faithbench(&["--help"], &[]);
     ok(&o);
     let h = stdout(&o);
-    for s in ["0 success", "1 failure", "2 bad input or usage", "3 a regression"] {
+    for s in [
+        "0 success",
+        "1 failure",
+        "2 bad input or usage",
+        "3 a regression",
+    ] {
         assert!(h.contains(s), "{s}: {h}");
     }
 }

@@ -69,13 +69,21 @@ fn list_covers_every_referenced_method_and_every_kind_the_configs_use() {
     }
     assert!(reference.len() >= 8, "{reference:?}");
     for m in &reference {
-        assert!(methods.contains(m), "reference method `{m}` is not listed: {methods:?}");
+        assert!(
+            methods.contains(m),
+            "reference method `{m}` is not listed: {methods:?}"
+        );
     }
     // the paper's benchmark: its method, the floor and plug-in maps, its protocols
     for m in ["ours_h", "ours_t", "random", "precomputed"] {
         assert!(methods.contains(m), "{m}");
     }
-    for e in ["perturbation", "segmentation", "eraser_rationales", "text_perturbation"] {
+    for e in [
+        "perturbation",
+        "segmentation",
+        "eraser_rationales",
+        "text_perturbation",
+    ] {
         assert!(evaluators.contains(e), "{e}: {evaluators:?}");
     }
     for p in ["vit_b16", "vit_l16", "vit_mae_b16"] {

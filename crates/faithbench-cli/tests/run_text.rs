@@ -17,11 +17,6 @@ use common::{faithbench, ok, repo, run, stderr};
 
 use faithbench_eval::rationales::{read_results_jsonl, top_k_words};
 
-
-
-
-
-
 fn eraser_config(dir: &Path, extra: &str) -> PathBuf {
     let repo = repo();
     let text = format!(
@@ -76,7 +71,6 @@ fractions = [0.0, 0.5, 1.0]
     std::fs::write(&p, text).unwrap();
     p
 }
-
 
 #[test]
 fn eraser_run_writes_records_summary_and_eraser_results() {

@@ -13,8 +13,6 @@ use std::process::{Command, Output};
 mod common;
 use common::{faithbench, ok, repo, stderr, BIN};
 
-
-
 /// 3 classes × 3 PNGs of varied sizes (resized to 32×32 by the run), deterministic content.
 fn make_imagenet(root: &Path) {
     let mut state: u32 = 12345;
@@ -123,9 +121,6 @@ dataset = "seg"
     );
     std::fs::write(path, text).unwrap();
 }
-
-
-
 
 #[test]
 fn run_writes_every_output_with_expected_summary_rows() {
@@ -362,7 +357,11 @@ fn a_run_folder_of_another_plan_is_refused_unless_fresh() {
     let before = std::fs::read(f.path("out/summary.csv")).unwrap();
     write_config(&f.config, "", "steps = 4");
     let o = f.run("out", &[]);
-    assert_eq!(o.status.code(), Some(2), "a run folder of another plan is bad input");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a run folder of another plan is bad input"
+    );
     let e = stderr(&o);
     assert!(e.contains("different plan") && e.contains("--fresh"), "{e}");
     assert_eq!(std::fs::read(f.path("out/summary.csv")).unwrap(), before);

@@ -118,7 +118,10 @@ mod tests {
         let p = dir.join("sub").join("x.txt");
         write_atomic(&p, b"abc").unwrap();
         assert_eq!(sha256_file(&p).unwrap(), sha256_hex(b"abc"));
-        assert!(sha256_file(&dir.join("none")).unwrap_err().to_string().contains("none"));
+        assert!(sha256_file(&dir.join("none"))
+            .unwrap_err()
+            .to_string()
+            .contains("none"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

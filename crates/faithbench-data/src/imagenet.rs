@@ -338,8 +338,7 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage, ImageNetError> {
 
 use crate::files::sha256_file;
 use crate::reader::{
-    settings, Capability, DataResult, DatasetInfo, DatasetReader, ImageItem,
-    Modality, Opened,
+    settings, Capability, DataResult, DatasetInfo, DatasetReader, ImageItem, Modality, Opened,
 };
 
 /// `[datasets.NAME] kind = "imagenet_val"`.

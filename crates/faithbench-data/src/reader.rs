@@ -275,5 +275,4 @@ mod tests {
             .to_string();
         assert!(e.contains("`roott`") && e.contains("imagenet_val"), "{e}");
     }
-
 }

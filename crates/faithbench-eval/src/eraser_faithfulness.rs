@@ -53,11 +53,7 @@ pub enum FaithfulnessError {
 
 /// The word (index into the whitespace words of `text`) each piece belongs to, by its byte
 /// offsets; `None` for special tokens and pieces with an empty span.
-pub fn piece_words(
-    text: &str,
-    offsets: &[(usize, usize)],
-    special: &[bool],
-) -> Vec<Option<usize>> {
+pub fn piece_words(text: &str, offsets: &[(usize, usize)], special: &[bool]) -> Vec<Option<usize>> {
     let base = text.as_ptr() as usize;
     let spans: Vec<(usize, usize)> = python_split(text)
         .iter()
@@ -95,7 +91,10 @@ pub fn edit(
     };
     match removal {
         TextRemoval::Delete => {
-            let kept: Vec<u32> = (0..ids.len()).filter(|&i| keep(i)).map(|i| ids[i]).collect();
+            let kept: Vec<u32> = (0..ids.len())
+                .filter(|&i| keep(i))
+                .map(|i| ids[i])
+                .collect();
             let n = kept.len();
             (kept, vec![1; n])
         }
@@ -186,9 +185,7 @@ pub fn faithfulness_probabilities<C: TextClassifier + ?Sized>(
         }
         for row in rows {
             if let Some(v) = row.iter().find(|v| !v.is_finite()) {
-                return Err(FaithfulnessError::Output(format!(
-                    "a non-finite logit {v}"
-                )));
+                return Err(FaithfulnessError::Output(format!("a non-finite logit {v}")));
             }
             probs.push(softmax(&row));
         }
@@ -197,7 +194,8 @@ pub fn faithfulness_probabilities<C: TextClassifier + ?Sized>(
     Ok(firsts
         .into_iter()
         .map(|first| {
-            let at = |j: usize, keep_only: bool| probs[first + 2 * j + usize::from(keep_only)].clone();
+            let at =
+                |j: usize, keep_only: bool| probs[first + 2 * j + usize::from(keep_only)].clone();
             DocFaithfulness {
                 comprehensiveness: (0..nk).map(|j| at(j, false)).collect(),
                 sufficiency: (0..nk).map(|j| at(j, true)).collect(),

@@ -362,7 +362,9 @@ struct IdOnly {
 
 /// The `sample_id` of a record line, if it has one.
 pub fn record_id(line: &str) -> Option<String> {
-    serde_json::from_str::<IdOnly>(line).ok().map(|r| r.sample_id)
+    serde_json::from_str::<IdOnly>(line)
+        .ok()
+        .map(|r| r.sample_id)
 }
 
 fn parse_records<T: DeserializeOwned>(records: &[String]) -> EvalResult<Vec<T>> {

@@ -41,6 +41,10 @@ pub mod text_perturbation;
 pub mod word_aggregation;
 
 pub use auc::{auc, trapezoid, AucError, AucRule};
+pub use evaluator::{
+    evaluator_kind, EvalChunk, EvalError, Evaluator, EvaluatorInfo, ImageChunk, ImageSampleView,
+    PairNames, Protocol, ResolveContext, Resolved, TextChunk, TextDocView, EVALUATORS,
+};
 pub use maps::{
     min_max_normalise, top_k_indices, upsample_bilinear, validate_map, MapError, Order,
 };
@@ -55,9 +59,5 @@ pub use segmentation::{
 };
 pub use stats::{
     bootstrap_mean_ci, paired_difference_ci, BootstrapConfig, ConfidenceInterval, PairedComparison,
-};
-pub use evaluator::{
-    evaluator_kind, EvalChunk, EvalError, Evaluator, EvaluatorInfo, ImageChunk, ImageSampleView,
-    PairNames, Protocol, ResolveContext, Resolved, TextChunk, TextDocView, EVALUATORS,
 };
 pub use summary::{argmax, softmax, Comparison, Curve, Direction, Figure, PairSummary, SummaryRow};

@@ -185,6 +185,10 @@ mod tests {
         assert_eq!(argmax(&[1.0f32, 3.0, 3.0, 2.0]), 1);
         assert_eq!(argmax(&[0.2f64, 0.8]), 1);
         assert_eq!(argmax::<f32>(&[]), 0);
-        assert_eq!(argmax(&[f32::NAN, 1.0]), 0, "comparisons with NaN are false");
+        assert_eq!(
+            argmax(&[f32::NAN, 1.0]),
+            0,
+            "comparisons with NaN are false"
+        );
     }
 }

@@ -147,4 +147,3 @@ pub enum MaeAxis {
     /// Average over keys, as the reference code does for raw attention and GradCAM.
     Key,
 }
-

@@ -14,7 +14,8 @@ use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
 /// Registry entry.
 pub const METHOD: MethodInfo = MethodInfo {
     name: "partial_lrp",
-    summary: "partial LRP: the LRP relevance at the last attention map; rules = layers_ours | layers_lrp",
+    summary:
+        "partial LRP: the LRP relevance at the last attention map; rules = layers_ours | layers_lrp",
     reference: "Voita et al. 2019, via Chefer et al. 2021a's LRP",
     path_params: &[],
     example: "{}",

@@ -87,11 +87,15 @@ mod tests {
 
     #[test]
     fn paper_vit_b16_start_layers() {
-        let h = preset("ours_h/vit_b16_perturbation").expect("preset").config();
+        let h = preset("ours_h/vit_b16_perturbation")
+            .expect("preset")
+            .config();
         assert_eq!(h.method(), "ours_h");
         assert_eq!(h.get("start_layer"), Some(&serde_json::json!(3)));
         assert_eq!(h.get("steps"), Some(&serde_json::json!(20)));
-        let t = preset("ours_t/vit_b16_perturbation").expect("preset").config();
+        let t = preset("ours_t/vit_b16_perturbation")
+            .expect("preset")
+            .config();
         assert_eq!(t.get("start_layer"), Some(&serde_json::json!(6)));
     }
 }

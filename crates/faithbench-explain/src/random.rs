@@ -1,9 +1,9 @@
 //! Random maps: a seeded sanity floor. Each sample's map depends only on (seed, sample id),
 //! so it is the same whatever the batch composition or order.
 
+use faithbench_data::rng::SplitMix64;
 use faithbench_models::Explainable;
 use serde::{Deserialize, Serialize};
-use faithbench_data::rng::SplitMix64;
 use sha2::{Digest, Sha256};
 
 use crate::registry::{parse_as, typed, MethodInfo};

@@ -247,7 +247,10 @@ mod tests {
         let e = serde_json::from_str::<MethodConfig>(r#"{"method":"nope"}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("unknown method `nope`") && e.contains("ours_h"), "{e}");
+        assert!(
+            e.contains("unknown method `nope`") && e.contains("ours_h"),
+            "{e}"
+        );
         let e = serde_json::from_str::<MethodConfig>(r#"{"method":"rollout","start_layr":1}"#)
             .unwrap_err()
             .to_string();

@@ -23,7 +23,9 @@ pub mod weights;
 
 pub use error::{ModelError, Result};
 pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
-pub use source::{find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS};
+pub use source::{
+    find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS,
+};
 pub use trace::{
     Explainable, Family, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout,
     TextBatch, TraceOptions,

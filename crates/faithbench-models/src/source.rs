@@ -121,10 +121,7 @@ impl ModelSource {
         if !dir.is_dir() {
             return Err(ModelError::Io {
                 path: dir.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "model folder not found",
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "model folder not found"),
             });
         }
         let fj = dir.join("faithbench.json");
@@ -179,10 +176,7 @@ impl ModelSource {
         if !weights.is_file() {
             return Err(ModelError::Io {
                 path: weights.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "weights file not found",
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file not found"),
             });
         }
         let config_err = |reason: String| ModelError::Config {
@@ -240,10 +234,7 @@ impl ModelSource {
             ModelSpec::Bert { config, .. } => Ok(config.clone()),
             _ => Err(ModelError::Config {
                 path: self.weights.clone(),
-                reason: format!(
-                    "this is a {} model, not a BERT",
-                    self.facts().family.name()
-                ),
+                reason: format!("this is a {} model, not a BERT", self.facts().family.name()),
             }),
         }
     }

@@ -442,8 +442,8 @@ impl<'a> Parser<'a> {
     }
 
     fn parse(&self, text: &str) -> Result<Settings, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| self.parse_err(e.to_string().trim_end().to_string()))?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| self.parse_err(e.to_string().trim_end().to_string()))?;
         let mut run = raw.run.clone();
         if let Some(o) = run.out_dir.as_mut() {
             self.expand("run.out_dir", o)?;
@@ -484,9 +484,9 @@ impl<'a> Parser<'a> {
 
     fn check_run(&self, run: &RunSection) -> Result<(), ConfigError> {
         if run.batch_size == 0 || run.eval_batch_size == 0 {
-            return Err(self.invalid(
-                "[run]: batch_size and eval_batch_size must be at least 1".into(),
-            ));
+            return Err(
+                self.invalid("[run]: batch_size and eval_batch_size must be at least 1".into())
+            );
         }
         if run.bootstrap_resamples == 0 {
             return Err(self.invalid("[run]: bootstrap_resamples must be at least 1".into()));
@@ -511,9 +511,9 @@ impl<'a> Parser<'a> {
             models.insert(DEFAULT_MODEL.into(), m.clone());
         }
         if models.is_empty() {
-            return Err(self.invalid(
-                "no model: add a [model] table (or [models.NAME] tables)".into(),
-            ));
+            return Err(
+                self.invalid("no model: add a [model] table (or [models.NAME] tables)".into())
+            );
         }
         for (name, m) in models.iter_mut() {
             let key = if raw.model.is_some() && name == DEFAULT_MODEL {
@@ -545,9 +545,9 @@ impl<'a> Parser<'a> {
         let mut tables = raw.datasets.clone();
         if let Some(d) = &raw.dataset {
             if !tables.is_empty() {
-                return Err(self.invalid(
-                    "use either [dataset] or [datasets.NAME] tables, not both".into(),
-                ));
+                return Err(
+                    self.invalid("use either [dataset] or [datasets.NAME] tables, not both".into())
+                );
             }
             tables.insert("default".into(), d.clone());
         }
@@ -592,11 +592,11 @@ impl<'a> Parser<'a> {
             };
             let limit = match m.remove("limit") {
                 None => None,
-                Some(v) => Some(
-                    serde_json::from_value::<usize>(v.clone()).map_err(|_| {
-                        self.parse_err(format!("{what}.limit must be a non-negative integer, got {v}"))
-                    })?,
-                ),
+                Some(v) => Some(serde_json::from_value::<usize>(v.clone()).map_err(|_| {
+                    self.parse_err(format!(
+                        "{what}.limit must be a non-negative integer, got {v}"
+                    ))
+                })?),
             };
             let preprocess = match info.modality {
                 Modality::Image => {
@@ -658,9 +658,7 @@ impl<'a> Parser<'a> {
         models: &BTreeMap<String, ModelSection>,
     ) -> Result<Vec<ExplainerEntry>, ConfigError> {
         if raw.explainers.is_empty() {
-            return Err(self.invalid(
-                "no explainer: add at least one [[explainers]]".into(),
-            ));
+            return Err(self.invalid("no explainer: add at least one [[explainers]]".into()));
         }
         let known_models = || models.keys().cloned().collect::<Vec<_>>().join(", ");
         let mut out = Vec::new();
@@ -678,9 +676,9 @@ impl<'a> Parser<'a> {
             for (key, v) in method.path_params_mut() {
                 self.expand(&format!("{what}.{key}"), v)?;
             }
-            let built = method
-                .build()
-                .map_err(|e| self.invalid(format!("explainer `{shown}`: {}", explain_message(e))))?;
+            let built = method.build().map_err(|e| {
+                self.invalid(format!("explainer `{shown}`: {}", explain_message(e)))
+            })?;
             let label = label.unwrap_or_else(|| built.name());
             if label.is_empty() {
                 return Err(self.invalid("an explainer has an empty label".into()));
@@ -718,9 +716,7 @@ impl<'a> Parser<'a> {
         datasets: &[DatasetEntry],
     ) -> Result<Vec<EvaluatorEntry>, ConfigError> {
         if raw.evaluators.is_empty() {
-            return Err(self.invalid(
-                "no evaluator: add at least one [[evaluators]]".into(),
-            ));
+            return Err(self.invalid("no evaluator: add at least one [[evaluators]]".into()));
         }
         let mut names = BTreeSet::new();
         let mut out = Vec::new();
@@ -1207,7 +1203,10 @@ length_rule = "padded_to_512"
                 "[models.default]",
             ),
             (
-                TEXT.replace("split = [\"test\", \"train\"]", "split = [\"test\", \"train\"]\nmax_length = 1"),
+                TEXT.replace(
+                    "split = [\"test\", \"train\"]",
+                    "split = [\"test\", \"train\"]\nmax_length = 1",
+                ),
                 "max_length must be at least 2",
             ),
         ];

@@ -221,10 +221,9 @@ impl Exec<'_> {
         shapes: &[Vec<usize>],
     ) -> Result<Vec<Vec<f32>>> {
         let x = &self.plan.plan.explainers[xi];
-        let m = self
-            .plan
-            .model_of(ds)
-            .ok_or_else(|| Error::failure(format!("dataset `{}` has no model in the plan", ds.name)))?;
+        let m = self.plan.model_of(ds).ok_or_else(|| {
+            Error::failure(format!("dataset `{}` has no model in the plan", ds.name))
+        })?;
         let lens: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
         let keys = ids
             .iter()
@@ -323,15 +322,8 @@ impl Exec<'_> {
                             })
                             .collect::<Result<_>>()?,
                     };
-                    let maps = self.maps(
-                        m.model(),
-                        xi,
-                        ds,
-                        m.input(&chunk),
-                        ids,
-                        &targets,
-                        &shapes,
-                    )?;
+                    let maps =
+                        self.maps(m.model(), xi, ds, m.input(&chunk), ids, &targets, &shapes)?;
                     let (prepared, constant) = m.prepare(&chunk, maps)?;
                     self.counters.constant_maps += constant;
                     let t = Instant::now();

@@ -86,9 +86,8 @@ pub fn method_config(method: &str, params: &[String]) -> Result<MethodConfig> {
             .unwrap_or_else(|| serde_json::Value::String(v.to_string()));
         table.insert(k.to_string(), value);
     }
-    MethodConfig::new(method, &table).map_err(|e| {
-        Error::input(format!("--method {method} with --param {params:?}: {e}"))
-    })
+    MethodConfig::new(method, &table)
+        .map_err(|e| Error::input(format!("--method {method} with --param {params:?}: {e}")))
 }
 
 fn top5(logits: &[f32]) -> Vec<(usize, f32)> {
@@ -242,7 +241,8 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
                     row.len()
                 )));
             }
-            let (up, norm) = upsample_map(&row, grid, patch).map_err(|e| Error::failure(e.to_string()))?;
+            let (up, norm) =
+                upsample_map(&row, grid, patch).map_err(|e| Error::failure(e.to_string()))?;
             let norm = norm.unwrap_or_else(|| vec![0.0; up.len()]);
             let overlay = upscale(heatmap_overlay(&img, &norm)?);
             let p = req.out.join(format!("{stem}_overlay.png"));
@@ -294,7 +294,8 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             (vec![row.len()], p)
         }
     };
-    write_npy_f32(&map_file, &shape, &row).failure(|| format!("{}: cannot write", map_file.display()))?;
+    write_npy_f32(&map_file, &shape, &row)
+        .failure(|| format!("{}: cannot write", map_file.display()))?;
     let report = Report {
         input: input_desc,
         model: req.model.clone(),
@@ -308,7 +309,8 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
         view_file: view_file.clone(),
     };
     let jp = req.out.join(format!("{stem}.json"));
-    let text = serde_json::to_string_pretty(&report).failure(|| "cannot serialise the report")? + "\n";
+    let text =
+        serde_json::to_string_pretty(&report).failure(|| "cannot serialise the report")? + "\n";
     write_file(&jp, text.as_bytes())?;
     Ok(vec![map_file, view_file, jp])
 }

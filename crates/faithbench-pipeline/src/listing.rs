@@ -149,7 +149,13 @@ pub fn registry_markdown() -> String {
     }
     out.push_str("\n## Explainer presets (`preset = \"...\"`)\n\n| preset | parameters | source |\n|---|---|---|\n");
     for p in PRESETS {
-        let _ = writeln!(out, "| `{}` | `{}` | {} |", p.name, md(p.json), md(p.source));
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} |",
+            p.name,
+            md(p.json),
+            md(p.source)
+        );
     }
     out.push_str("\n## Evaluators (`[[evaluators]] kind = \"...\"`)\n\n| kind | what | protocol | datasets | metrics | minimal table | `check` tolerances |\n|---|---|---|---|---|---|---|\n");
     for e in faithbench_eval::EVALUATORS {
@@ -183,11 +189,7 @@ pub fn registry_markdown() -> String {
     out.push_str("\n## Dataset kinds (`[datasets.NAME] kind = \"...\"`)\n\n| kind | what | modality | annotations | keys |\n|---|---|---|---|---|\n");
     for d in faithbench_data::DATASETS {
         let caps: Vec<&str> = d.capabilities.iter().map(|c| c.describe()).collect();
-        let keys: Vec<String> = d
-            .keys
-            .iter()
-            .map(|(k, w)| format!("`{k}`: {w}"))
-            .collect();
+        let keys: Vec<String> = d.keys.iter().map(|(k, w)| format!("`{k}`: {w}")).collect();
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
@@ -201,7 +203,11 @@ pub fn registry_markdown() -> String {
     out.push_str("\nEvery dataset table also takes `model`, `limit`, and `resize` (image kinds: `squash`, `shorter_crop`, `clip_bicubic`) or `max_length` (text kinds, default 512).\n");
     out.push_str("\n## Model presets (`[model] weights = \"...\", preset = \"...\"`)\n\n| preset | what | layouts |\n|---|---|---|\n");
     for p in faithbench_models::MODEL_PRESETS {
-        let layouts: Vec<String> = p.layouts.iter().map(|l| format!("`{}`", l.name())).collect();
+        let layouts: Vec<String> = p
+            .layouts
+            .iter()
+            .map(|l| format!("`{}`", l.name()))
+            .collect();
         let _ = writeln!(
             out,
             "| `{}` | {} | {} |",

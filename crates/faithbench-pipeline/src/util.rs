@@ -37,7 +37,9 @@ pub fn canonical_hash<T: serde::Serialize>(v: &T) -> Result<String> {
 /// Pretty canonical JSON with a final newline (for files people read).
 pub fn pretty_json<T: serde::Serialize>(v: &T) -> Result<String> {
     let value = serde_json::to_value(v).failure(|| "cannot serialise to JSON")?;
-    Ok(serde_json::to_string_pretty(&canonicalize(&value)).failure(|| "cannot serialise to JSON")? + "\n")
+    Ok(serde_json::to_string_pretty(&canonicalize(&value))
+        .failure(|| "cannot serialise to JSON")?
+        + "\n")
 }
 
 /// Seconds since the Unix epoch as an RFC 3339 UTC timestamp (`2024-01-31T12:34:56Z`).

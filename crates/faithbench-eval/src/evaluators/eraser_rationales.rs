@@ -37,8 +37,8 @@ use crate::eraser_metrics::{
     DEFAULT_AOPC_THRESHOLDS, DEFAULT_IOU_THRESHOLD,
 };
 use crate::evaluator::{
-    config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator,
-    EvaluatorInfo, PairNames, Protocol, Resolved, ResolveContext,
+    config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator, EvaluatorInfo,
+    PairNames, Protocol, ResolveContext, Resolved,
 };
 use crate::evaluators::perturbation::snake;
 use crate::perturbation::ExplainedClass;
@@ -49,7 +49,9 @@ use crate::rationales::{
 use crate::stats::{
     bootstrap_curve_statistic, bootstrap_mean_ci, paired_difference_ci, BootstrapConfig,
 };
-use crate::summary::{argmax, Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
+use crate::summary::{
+    argmax, Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
+};
 use crate::word_aggregation::{
     word_scores, OffsetUnit, WordAggregationInput, WordAlignment, BERT_SPECIAL_TOKENS,
 };
@@ -460,8 +462,7 @@ impl EraserRationales {
             c.eval_batch,
         )
         .map_err(EvalError::protocol)?;
-        Ok(c
-            .docs
+        Ok(c.docs
             .iter()
             .zip(scores)
             .zip(faith)
@@ -665,8 +666,10 @@ pub fn eraser_rows(
     let mut curve_f1 = Vec::new();
     let (mut lo, mut hi) = (Vec::new(), Vec::new());
     for (j, &k) in ks.iter().enumerate() {
-        let preds: Vec<Vec<Rationale>> =
-            recs.iter().map(|r| pred_of(r, k)).collect::<EvalResult<_>>()?;
+        let preds: Vec<Vec<Rationale>> = recs
+            .iter()
+            .map(|r| pred_of(r, k))
+            .collect::<EvalResult<_>>()?;
         let pred_all: Vec<Rationale> = preds.iter().flatten().cloned().collect();
         // per-document values for the CIs
         let (mut f1s, mut ps, mut rs, mut counts, mut rat_f1s, mut iou_pr) =
@@ -749,7 +752,8 @@ pub fn eraser_rows(
                 recorded_class: None,
             })
             .collect();
-        let f = score_faithfulness(&inst, PredictedClassRule::ArgmaxFull, &[]).map_err(EvalError::protocol)?;
+        let f = score_faithfulness(&inst, PredictedClassRule::ArgmaxFull, &[])
+            .map_err(EvalError::protocol)?;
         let delta = |which: &dyn Fn(&EraserLine) -> Option<&Vec<f64>>| -> Vec<f64> {
             recs.iter()
                 .filter_map(|r| {
@@ -800,7 +804,11 @@ pub fn eraser_rows(
         ("roc_auc", &rocs),
     ] {
         if !v.is_empty() {
-            rows.push(names.row(name, mean(v), &bootstrap_mean_ci(v, cfg).map_err(EvalError::protocol)?));
+            rows.push(names.row(
+                name,
+                mean(v),
+                &bootstrap_mean_ci(v, cfg).map_err(EvalError::protocol)?,
+            ));
         }
     }
 
@@ -825,7 +833,8 @@ pub fn eraser_rows(
                 recorded_class: None,
             })
             .collect();
-        let f = score_faithfulness(&inst, PredictedClassRule::ArgmaxFull, thresholds).map_err(EvalError::protocol)?;
+        let f = score_faithfulness(&inst, PredictedClassRule::ArgmaxFull, thresholds)
+            .map_err(EvalError::protocol)?;
         let per_doc = |which: &dyn Fn(&EraserLine, usize) -> f64| -> Vec<f64> {
             recs.iter()
                 .map(|r| {
@@ -992,7 +1001,9 @@ mod tests {
             (serde_json::json!({"iou_threshold": 2.0}), "iou_threshold"),
             (serde_json::json!({"kz": [1]}), "`kz`"),
         ] {
-            let e = resolve(t.as_object().unwrap(), &ctx).unwrap_err().to_string();
+            let e = resolve(t.as_object().unwrap(), &ctx)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(msg), "{msg}: {e}");
         }
     }

@@ -14,8 +14,8 @@ use faithbench_data::{Capability, Modality};
 
 use crate::auc::AucRule;
 use crate::evaluator::{
-    config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator,
-    EvaluatorInfo, PairNames, Protocol, Resolved, ResolveContext,
+    config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator, EvaluatorInfo,
+    PairNames, Protocol, ResolveContext, Resolved,
 };
 use crate::perturbation::{
     auc_bootstrap_ci, auc_difference_ci, hit_curve, run_perturbation, summarise, ExplainedClass,
@@ -23,7 +23,9 @@ use crate::perturbation::{
     ScoredClass,
 };
 use crate::stats::{bootstrap_mean_ci, paired_difference_ci, BootstrapConfig};
-use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
+use crate::summary::{
+    Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
+};
 
 fn predicted() -> ExplainedClass {
     ExplainedClass::Predicted
@@ -331,25 +333,42 @@ mod tests {
         assert_eq!(s.config.levels, crate::perturbation::VIT_LEVELS.to_vec());
         assert_eq!(s.config.removal, RemovalValue::RawBlack);
         assert_eq!(s.auc, AucRule::Bi2023);
-        assert_eq!((EVALUATOR.default_name)(&r.settings), "perturbation_negative_target");
+        assert_eq!(
+            (EVALUATOR.default_name)(&r.settings),
+            "perturbation_negative_target"
+        );
         let e = Perturbation(s);
         assert_eq!(Protocol::direction(&e, "auc"), Direction::HigherBetter);
         let pos: Value = serde_json::json!({"mode": "positive"});
         let p = resolve(pos.as_object().unwrap(), &ctx()).unwrap();
         let e = Perturbation(serde_json::from_value(p.settings).unwrap());
         assert_eq!(Protocol::direction(&e, "auc"), Direction::LowerBetter);
-        assert_eq!(Protocol::direction(&e, "accuracy@0.5"), Direction::LowerBetter);
-        assert_eq!(Protocol::direction(&e, "clean_accuracy"), Direction::HigherBetter);
+        assert_eq!(
+            Protocol::direction(&e, "accuracy@0.5"),
+            Direction::LowerBetter
+        );
+        assert_eq!(
+            Protocol::direction(&e, "clean_accuracy"),
+            Direction::HigherBetter
+        );
     }
 
     #[test]
     fn bad_keys_and_levels_are_config_errors() {
         for (t, msg) in [
-            (serde_json::json!({"mode": "positive", "levls": [0.5]}), "`levls`"),
-            (serde_json::json!({"mode": "positive", "levels": [1.5]}), "levels must be"),
+            (
+                serde_json::json!({"mode": "positive", "levls": [0.5]}),
+                "`levls`",
+            ),
+            (
+                serde_json::json!({"mode": "positive", "levels": [1.5]}),
+                "levels must be",
+            ),
             (serde_json::json!({"mode": "sideways"}), "sideways"),
         ] {
-            let e = resolve(t.as_object().unwrap(), &ctx()).unwrap_err().to_string();
+            let e = resolve(t.as_object().unwrap(), &ctx())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(msg), "{msg}: {e}");
         }
         assert_eq!(level_name(0.1), "0.1");

@@ -12,7 +12,7 @@ use faithbench_data::{Capability, Modality};
 
 use crate::evaluator::{
     config, EvalChunk, EvalError, EvalResult, Evaluator, EvaluatorInfo, PairNames, Protocol,
-    Resolved, ResolveContext,
+    ResolveContext, Resolved,
 };
 use crate::perturbation::ExplainedClass;
 use crate::segmentation::{aggregate, segmentation_record_from_raw, SegmentationRecord, EPS};
@@ -20,7 +20,9 @@ use crate::stats::{
     bootstrap_curve_statistic, bootstrap_mean_ci, paired_curve_statistic_difference,
     paired_difference_ci, BootstrapConfig,
 };
-use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
+use crate::summary::{
+    Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
+};
 
 /// One line of a segmentation records file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,16 +142,26 @@ impl Protocol for Segmentation {
     ) -> EvalResult<PairSummary> {
         let recs = records(lines);
         let s = aggregate(&recs).map_err(EvalError::protocol)?;
-        let pix_ci = bootstrap_curve_statistic(&pix_counts(&recs), pix_acc, cfg).map_err(EvalError::protocol)?;
-        let iou_ci = bootstrap_curve_statistic(&iou_counts(&recs), miou, cfg).map_err(EvalError::protocol)?;
+        let pix_ci = bootstrap_curve_statistic(&pix_counts(&recs), pix_acc, cfg)
+            .map_err(EvalError::protocol)?;
+        let iou_ci = bootstrap_curve_statistic(&iou_counts(&recs), miou, cfg)
+            .map_err(EvalError::protocol)?;
         let ap: Vec<f64> = recs.iter().map(|r| r.ap).collect();
         let f1: Vec<f64> = recs.iter().map(|r| r.f1).collect();
         Ok(PairSummary {
             rows: vec![
                 names.row("pixel_accuracy", s.pix_acc, &pix_ci),
                 names.row("miou", s.miou, &iou_ci),
-                names.row("map", s.map, &bootstrap_mean_ci(&ap, cfg).map_err(EvalError::protocol)?),
-                names.row("mf1", s.mf1, &bootstrap_mean_ci(&f1, cfg).map_err(EvalError::protocol)?),
+                names.row(
+                    "map",
+                    s.map,
+                    &bootstrap_mean_ci(&ap, cfg).map_err(EvalError::protocol)?,
+                ),
+                names.row(
+                    "mf1",
+                    s.mf1,
+                    &bootstrap_mean_ci(&f1, cfg).map_err(EvalError::protocol)?,
+                ),
             ],
             curves: Vec::new(),
         })

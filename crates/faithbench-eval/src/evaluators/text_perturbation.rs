@@ -12,8 +12,8 @@ use faithbench_data::{Capability, Modality};
 
 use crate::auc::trapezoid;
 use crate::evaluator::{
-    config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator,
-    EvaluatorInfo, PairNames, Protocol, Resolved, ResolveContext,
+    config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator, EvaluatorInfo,
+    PairNames, Protocol, ResolveContext, Resolved,
 };
 use crate::evaluators::perturbation::snake;
 use crate::perturbation::ExplainedClass;
@@ -21,7 +21,9 @@ use crate::stats::{
     bootstrap_curve_statistic, bootstrap_mean_ci, paired_curve_statistic_difference,
     paired_difference_ci, BootstrapConfig,
 };
-use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
+use crate::summary::{
+    Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
+};
 use crate::text_perturbation::{
     accuracy_curve, run_text_perturbation, FractionPreset, LengthRule, TextAucRule, TextDocument,
     TextMode, TextPerturbationConfig, TextPerturbationRecord,
@@ -266,17 +268,15 @@ impl TextPerturbation {
         }
     }
 
-    fn lines(
-        &self,
-        chunk: &mut EvalChunk<'_>,
-    ) -> EvalResult<Vec<TextPerturbationLine>> {
+    fn lines(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<TextPerturbationLine>> {
         let c = chunk.text(EVALUATOR.kind)?;
         let cfg = &self.0.config;
         let mut ids: Vec<Vec<u32>> = Vec::with_capacity(c.docs.len());
         let mut masks: Vec<Vec<u8>> = Vec::with_capacity(c.docs.len());
         let mut rels: Vec<Vec<f32>> = Vec::with_capacity(c.docs.len());
         for d in &c.docs {
-            let (mut i, mut m, mut r) = (d.ids.to_vec(), vec![1u8; d.ids.len()], d.relevance.to_vec());
+            let (mut i, mut m, mut r) =
+                (d.ids.to_vec(), vec![1u8; d.ids.len()], d.relevance.to_vec());
             if let LengthRule::PaddedTo(n) = cfg.length_rule {
                 if i.len() > n {
                     return Err(EvalError::Sample {
@@ -443,7 +443,8 @@ impl Protocol for TextPerturbation {
         }
         let sa = Protocol::summarise(self, names, a, cfg)?;
         let sb = Protocol::summarise(self, names, b, cfg)?;
-        let get = |rows: &[SummaryRow], m: &str| rows.iter().find(|r| r.metric == m).map(|r| r.value);
+        let get =
+            |rows: &[SummaryRow], m: &str| rows.iter().find(|r| r.metric == m).map(|r| r.value);
         let fr = a[0].record.fractions.clone();
         if let (Some(va), Some(vb)) = (get(&sa.rows, "auc"), get(&sb.rows, "auc")) {
             let d = paired_curve_statistic_difference(
@@ -500,14 +501,35 @@ mod tests {
         let s: Settings = serde_json::from_value(r.settings.clone()).unwrap();
         assert_eq!(s.config.fractions.len(), 9);
         assert_eq!(s.config.length_rule, LengthRule::PaddedTo(512));
-        assert_eq!(s.explained, ExplainedClass::Target, "BERT explains the ground truth");
-        assert_eq!((EVALUATOR.default_name)(&r.settings), "text_perturbation_negative");
+        assert_eq!(
+            s.explained,
+            ExplainedClass::Target,
+            "BERT explains the ground truth"
+        );
+        assert_eq!(
+            (EVALUATOR.default_name)(&r.settings),
+            "text_perturbation_negative"
+        );
         for (t, pos, msg) in [
-            (serde_json::json!({"mode": "positive", "fractions": [1.5]}), 512, "fractions"),
-            (serde_json::json!({"mode": "positive", "fractions": "sst"}), 512, "unknown fractions preset `sst`"),
-            (serde_json::json!({"mode": "positive", "fractions": [0.5], "length_rule": "padded_to_512"}), 64, "512 positions"),
+            (
+                serde_json::json!({"mode": "positive", "fractions": [1.5]}),
+                512,
+                "fractions",
+            ),
+            (
+                serde_json::json!({"mode": "positive", "fractions": "sst"}),
+                512,
+                "unknown fractions preset `sst`",
+            ),
+            (
+                serde_json::json!({"mode": "positive", "fractions": [0.5], "length_rule": "padded_to_512"}),
+                64,
+                "512 positions",
+            ),
         ] {
-            let e = resolve(t.as_object().unwrap(), &ctx(pos)).unwrap_err().to_string();
+            let e = resolve(t.as_object().unwrap(), &ctx(pos))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(msg), "{msg}: {e}");
         }
     }

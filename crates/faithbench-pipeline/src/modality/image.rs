@@ -6,9 +6,7 @@ use std::path::Path;
 
 use faithbench_data::{DatasetReader, ImageItem};
 use faithbench_eval::maps::{min_max_normalise, upsample_bilinear, MapError};
-use faithbench_eval::{
-    argmax, EvalChunk, Evaluator, ExplainedClass, ImageChunk, ImageSampleView,
-};
+use faithbench_eval::{argmax, EvalChunk, Evaluator, ExplainedClass, ImageChunk, ImageSampleView};
 use faithbench_models::preprocess::{prepare, resize_mask_nearest, to_chw_unit, ResizeMode};
 use faithbench_models::{Explainable, ModelInput};
 use image::RgbImage;
@@ -110,10 +108,7 @@ impl Modality for ImageModality<'_> {
                 )));
             }
             let (w, h) = (it.image.width() as usize, it.image.height() as usize);
-            let mask = it
-                .mask
-                .as_ref()
-                .map(|m| resize_mask_nearest(m, w, h, s, s));
+            let mask = it.mask.as_ref().map(|m| resize_mask_nearest(m, w, h, s, s));
             let prepared = prepare_image(&it.image, s, self.resize);
             raw.extend_from_slice(&prepared.raw);
             items.push(ImageItem {
