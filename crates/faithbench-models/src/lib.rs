@@ -10,6 +10,7 @@
 
 pub mod attention;
 pub mod bert;
+pub mod clip_tokenize;
 pub mod error;
 pub mod load;
 pub mod lrp;
