@@ -10,6 +10,7 @@
 
 pub mod attention;
 pub mod bert;
+pub mod clip;
 pub mod clip_tokenize;
 pub mod error;
 pub mod load;
@@ -24,10 +25,12 @@ pub mod weights;
 
 pub use error::{ModelError, Result};
 pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
-pub use source::{find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS};
+pub use source::{
+    find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS,
+};
 pub use trace::{
     Explainable, Family, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout,
-    TextBatch, TraceOptions,
+    TextBatch, TraceOptions, VprojSource,
 };
 
 use burn::prelude::Device;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 
 use crate::bert::BertConfig;
+use crate::clip::ClipConfig;
 use crate::error::{ModelError, Result};
 use crate::load::{find_weights_in_dir, load_model, read_spec, AnyModel, Layout, ModelSpec};
 use crate::preprocess::Normalization;
@@ -58,6 +59,36 @@ pub const MODEL_PRESETS: &[ModelPreset] = &[
         spec: |layout| ModelSpec::Vit {
             layout,
             config: VitConfig::vit_mae_b16(),
+        },
+    },
+    ModelPreset {
+        name: "clip_vit_b32",
+        description: "OpenAI CLIP ViT-B/32 (the paper's CLIP): image 224/32, width 768, 12 blocks; text width 512, 8 heads, 12 blocks; embed 512; CLIP mean/std. OpenAI state dict (`.pt`/`.pth`/safetensors) or HF CLIPModel",
+        default_layout: Layout::OpenaiClip,
+        layouts: &[Layout::OpenaiClip, Layout::HfClip],
+        spec: |layout| ModelSpec::Clip {
+            layout,
+            config: ClipConfig::clip_vit_b32(),
+        },
+    },
+    ModelPreset {
+        name: "clip_vit_b16",
+        description: "OpenAI CLIP ViT-B/16: as ViT-B/32 with 16-pixel patches (197 image tokens)",
+        default_layout: Layout::OpenaiClip,
+        layouts: &[Layout::OpenaiClip, Layout::HfClip],
+        spec: |layout| ModelSpec::Clip {
+            layout,
+            config: ClipConfig::clip_vit_b16(),
+        },
+    },
+    ModelPreset {
+        name: "clip_vit_l14",
+        description: "OpenAI CLIP ViT-L/14 at 224: image width 1024, 24 blocks, 16 heads; text width 768, 12 heads; embed 768",
+        default_layout: Layout::OpenaiClip,
+        layouts: &[Layout::OpenaiClip, Layout::HfClip],
+        spec: |layout| ModelSpec::Clip {
+            layout,
+            config: ClipConfig::clip_vit_l14(),
         },
     },
 ];
@@ -121,10 +152,7 @@ impl ModelSource {
         if !dir.is_dir() {
             return Err(ModelError::Io {
                 path: dir.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "model folder not found",
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "model folder not found"),
             });
         }
         let fj = dir.join("faithbench.json");
@@ -179,10 +207,7 @@ impl ModelSource {
         if !weights.is_file() {
             return Err(ModelError::Io {
                 path: weights.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "weights file not found",
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file not found"),
             });
         }
         let config_err = |reason: String| ModelError::Config {
@@ -240,10 +265,18 @@ impl ModelSource {
             ModelSpec::Bert { config, .. } => Ok(config.clone()),
             _ => Err(ModelError::Config {
                 path: self.weights.clone(),
-                reason: format!(
-                    "this is a {} model, not a BERT",
-                    self.facts().family.name()
-                ),
+                reason: format!("this is a {} model, not a BERT", self.facts().family.name()),
+            }),
+        }
+    }
+
+    /// The CLIP config, or an error naming the weights for other families.
+    pub fn clip_config(&self) -> Result<ClipConfig> {
+        match &self.spec {
+            ModelSpec::Clip { config, .. } => Ok(config.clone()),
+            _ => Err(ModelError::Config {
+                path: self.weights.clone(),
+                reason: format!("this is a {} model, not a CLIP", self.facts().family.name()),
             }),
         }
     }
@@ -278,6 +311,9 @@ mod tests {
         }
         assert!(model_preset("vit_b16").is_some());
         assert!(model_preset("vit_x").is_none());
-        assert_eq!(model_preset_names(), "vit_b16, vit_l16, vit_mae_b16");
+        assert_eq!(
+            model_preset_names(),
+            "vit_b16, vit_l16, vit_mae_b16, clip_vit_b32, clip_vit_b16, clip_vit_l14"
+        );
     }
 }

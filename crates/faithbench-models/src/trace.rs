@@ -110,6 +110,20 @@ pub struct GradRequest {
     pub layers: Vec<usize>,
 }
 
+/// Which stream the token-wise value projection `v·W_Oᵀ` is computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VprojSource {
+    /// The values the attention actually uses: `v` of the attention input (`ln_1(z)` /
+    /// `norm1(z)` for pre-LN models, the layer input for BERT). The method's definition
+    /// (protocols §1.3) and what TI does for ViT and BERT.
+    #[default]
+    AttentionInput,
+    /// TI's CLIP code (pitfall P9a): `v` recomputed from `ln_1` of the stream *after* the
+    /// attention residual, `ln_1(z + attn(ln_1 z))`. Only CLIP models offer it.
+    PostAttention,
+}
+
 /// What to record during a traced forward.
 #[derive(Debug, Clone, Default)]
 pub struct TraceOptions {
@@ -117,8 +131,23 @@ pub struct TraceOptions {
     pub attn: bool,
     /// Record the block input z and `v·W_Oᵀ` for every layer.
     pub z_vproj: bool,
+    /// Which stream `v·W_Oᵀ` is computed on (default: the attention input).
+    pub vproj_source: VprojSource,
     /// Take gradients.
     pub grad: Option<GradRequest>,
+}
+
+impl TraceOptions {
+    /// An error unless `vproj_source` is the default (for models without the CLIP variant).
+    pub(crate) fn require_default_vproj(&self, model: &str) -> Result<()> {
+        if self.z_vproj && self.vproj_source != VprojSource::AttentionInput {
+            return Err(ModelError::Input(format!(
+                "vproj_source `post_attention` is TI's CLIP variant (pitfall P9a); a {model} \
+                 records v·W_Oᵀ of the attention input only"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Per-layer recordings (plain tensors, no autodiff graph).
@@ -153,6 +182,10 @@ pub enum Readout {
     MeanPatchRows,
     /// BERT: `t = T[0, :]` over all N tokens, then `t_0 := 0`.
     BertClsRow,
+    /// CLIP text tower (protocols §1.6): the row of the end-of-text token `e` (per sample, see
+    /// [`Explainable::readout_rows`]), columns `1..e` (the text tokens between start and end,
+    /// `e − 1` values): `t_j = T[e, j]`, j = 1..e-1.
+    EotRow,
 }
 
 /// Model family.
@@ -163,14 +196,21 @@ pub enum Family {
     Vit,
     /// BERT sequence classifier (text input).
     Bert,
+    /// CLIP image tower explained against fixed text embeddings (image input; also the family
+    /// of a loaded CLIP model).
+    Clip,
+    /// CLIP text tower explained against fixed image embeddings (text input).
+    ClipText,
 }
 
 impl Family {
-    /// The name used in configs and messages (`vit`, `bert`).
+    /// The name used in configs and messages (`vit`, `bert`, `clip`, `clip_text`).
     pub fn name(self) -> &'static str {
         match self {
             Family::Vit => "vit",
             Family::Bert => "bert",
+            Family::Clip => "clip",
+            Family::ClipText => "clip_text",
         }
     }
 }
@@ -208,6 +248,11 @@ pub trait Explainable {
     ) -> Result<Vec<Option<Tensor<4>>>> {
         let _ = (input, targets, rules, down_to);
         Err(ModelError::Input("this model does not support LRP".into()))
+    }
+    /// The query row of the read-out per sample: 0 for class-token read-outs, the end-of-text
+    /// position for [`Readout::EotRow`].
+    fn readout_rows(&self, input: &ModelInput) -> Result<Vec<usize>> {
+        Ok(vec![0; input.batch_size()])
     }
     /// Plain forward (alpha = 1), logits (B, C).
     fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {

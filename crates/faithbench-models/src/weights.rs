@@ -325,6 +325,11 @@ impl<'a> Loader<'a> {
         self.file.contains(name)
     }
 
+    /// The stored shape of `name`, if present (does not mark it used).
+    pub fn shape_of(&self, name: &str) -> Option<&[usize]> {
+        self.file.get(name).map(|t| t.shape.as_slice())
+    }
+
     /// The raw values of `name`, checked against `shape`; marks the tensor as used.
     pub fn raw(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let t = self
