@@ -341,7 +341,6 @@ impl Explainable for Bert {
                 "this BERT checkpoint has no pooler/classifier (encoder only); it cannot be explained".into(),
             ));
         };
-        opts.require_default_vproj("BERT")?;
         let dev = self.device();
         let batch = batch.to_device(&dev);
         let [b, n] = batch.input_ids.dims();

@@ -21,7 +21,9 @@
 //! * [`ClipImageClassifier`]: the image tower against C fixed, normalised text embeddings
 //!   (zero-shot prompts). Logits (B, C); explaining class c is explaining the logit of text c,
 //!   the paper's `y_c`. IG scales the CLIP-normalised image (protocols §1.5); `z` is the block
-//!   input, `v·W_Oᵀ` follows [`VprojSource`]. [`Family::Clip`], [`Readout::ClsRow`].
+//!   input, `v·W_Oᵀ` that of the attention input, or with [`Explainable::trace_vproj`] and
+//!   [`VprojSource::PostAttention`] TI's variant (pitfall P9a). [`Family::Clip`],
+//!   [`Readout::ClsRow`].
 //! * [`ClipTextView`]: the text tower against M fixed, normalised image embeddings. Logits
 //!   (B, M); IG scales the token embeddings before the positional embedding is added
 //!   (protocols §1.5). [`Family::ClipText`], [`Readout::EotRow`].
@@ -319,15 +321,16 @@ impl ClipTransformer {
         x
     }
 
-    /// Traced forward: per-layer records as [`TraceOptions`] asks.
+    /// Traced forward: per-layer records as [`TraceOptions`] asks, `v·W_Oᵀ` on `source`.
     fn trace(
         &self,
         mut x: Tensor<3>,
         mask: Option<&Tensor<4>>,
         probes: &[Option<Tensor<4>>],
         opts: &TraceOptions,
+        source: VprojSource,
     ) -> (Tensor<3>, Vec<LayerTrace>) {
-        let post = opts.vproj_source == VprojSource::PostAttention;
+        let post = source == VprojSource::PostAttention;
         let mut layers = Vec::with_capacity(self.resblocks.len());
         for (blk, probe) in self.resblocks.iter().zip(probes.iter()) {
             let z = opts.z_vproj.then(|| x.clone().inner());
@@ -689,6 +692,16 @@ impl Explainable for ClipImageClassifier {
         alphas: &[f32],
         opts: &TraceOptions,
     ) -> Result<ForwardTrace> {
+        self.trace_vproj(input, alphas, opts, VprojSource::AttentionInput)
+    }
+
+    fn trace_vproj(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+        source: VprojSource,
+    ) -> Result<ForwardTrace> {
         let img = self.image(input)?;
         let b = img.dims()[0];
         check_alphas(alphas, b)?;
@@ -702,9 +715,10 @@ impl Explainable for ClipImageClassifier {
         let n = cfg.num_image_tokens();
         let probes = make_probes(opts, self.num_layers(), [b, cfg.vision_heads, n, n], &dev)?;
         let visual = &self.model.visual;
-        let (x, layers) = visual
-            .transformer
-            .trace(visual.embed(scaled), None, &probes, opts);
+        let (x, layers) =
+            visual
+                .transformer
+                .trace(visual.embed(scaled), None, &probes, opts, source);
         let logits = self.model.similarity(visual.head(x), &self.text_features);
         finish_trace(logits, probes, layers, opts)
     }
@@ -791,6 +805,16 @@ impl Explainable for ClipTextView {
         alphas: &[f32],
         opts: &TraceOptions,
     ) -> Result<ForwardTrace> {
+        self.trace_vproj(input, alphas, opts, VprojSource::AttentionInput)
+    }
+
+    fn trace_vproj(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+        source: VprojSource,
+    ) -> Result<ForwardTrace> {
         let batch = self.text(input)?;
         let eot = self.model.check_text(batch)?;
         let [b, n] = batch.input_ids.dims();
@@ -802,7 +826,10 @@ impl Explainable for ClipTextView {
             .model
             .text_embed(batch.input_ids.clone().to_device(&dev), Some(alphas));
         let mask = causal_mask(n, &dev);
-        let (x, layers) = self.model.transformer.trace(x, Some(&mask), &probes, opts);
+        let (x, layers) = self
+            .model
+            .transformer
+            .trace(x, Some(&mask), &probes, opts, source);
         let logits = self
             .model
             .similarity(self.model.text_head(x, &eot), &self.image_features);

@@ -24,7 +24,9 @@ pub mod vit;
 pub mod weights;
 
 pub use error::{ModelError, Result};
-pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
+pub use load::{
+    load_clip_dir, load_clip_model, load_model, load_model_dir, AnyModel, Layout, ModelSpec,
+};
 pub use source::{
     find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS,
 };

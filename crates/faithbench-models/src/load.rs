@@ -582,30 +582,21 @@ pub fn load_clip(
     Ok(model.no_grad())
 }
 
-/// A loaded model of any family.
+/// A model of either family, loaded.
 #[derive(Debug)]
 pub enum AnyModel {
     /// A vision transformer.
     Vit(VisionTransformer),
     /// A BERT classifier.
     Bert(Bert),
-    /// A CLIP model (explained through [`ClipImageClassifier`](crate::clip::ClipImageClassifier)
-    /// or [`ClipTextView`](crate::clip::ClipTextView)).
-    Clip(Clip),
 }
 
 impl AnyModel {
-    /// The model as an [`Explainable`](crate::trace::Explainable). A CLIP model is not a
-    /// classifier by itself: build a view over fixed text or image embeddings instead.
-    pub fn as_explainable(&self) -> Result<&dyn crate::trace::Explainable> {
+    /// The model as an [`Explainable`](crate::trace::Explainable).
+    pub fn as_explainable(&self) -> &dyn crate::trace::Explainable {
         match self {
-            AnyModel::Vit(m) => Ok(m),
-            AnyModel::Bert(m) => Ok(m),
-            AnyModel::Clip(_) => Err(ModelError::Input(
-                "a CLIP model is explained through a view: `ClipImageClassifier::new(model, \
-                 text_features)` (zero-shot classes) or `ClipTextView::new(model, image_features)`"
-                    .into(),
-            )),
+            AnyModel::Vit(m) => m,
+            AnyModel::Bert(m) => m,
         }
     }
 }
@@ -729,14 +720,15 @@ pub fn find_weights_in_dir(dir: &Path) -> Result<std::path::PathBuf> {
     })
 }
 
-/// Loads a model folder holding `faithbench.json` and `model.safetensors` (or `model.pth`).
+/// Loads a ViT/BERT model folder holding `faithbench.json` and `model.safetensors` (or
+/// `model.pth`); a CLIP folder loads with [`load_clip_dir`].
 pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
     let spec = read_spec(&dir.join("faithbench.json"))?;
     let weights = find_weights_in_dir(dir)?;
     load_model(&weights, spec, device)
 }
 
-/// Loads a checkpoint file with an explicit spec.
+/// Loads a ViT or BERT checkpoint file with an explicit spec (CLIP: [`load_clip_model`]).
 pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<AnyModel> {
     let file = WeightFile::open(weights)?;
     match spec {
@@ -744,8 +736,38 @@ pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<An
             Ok(AnyModel::Vit(load_vit(&file, layout, &config, device)?))
         }
         ModelSpec::Bert { config, .. } => Ok(AnyModel::Bert(load_bert(&file, &config, device)?)),
-        ModelSpec::Clip { layout, config } => {
-            Ok(AnyModel::Clip(load_clip(&file, layout, &config, device)?))
-        }
+        ModelSpec::Clip { .. } => Err(ModelError::Config {
+            path: weights.to_path_buf(),
+            reason: CLIP_LOAD_HINT.into(),
+        }),
     }
+}
+
+/// Why [`load_model`] does not return a CLIP, and what to call instead.
+const CLIP_LOAD_HINT: &str = "this is a CLIP checkpoint: load it with `load_clip_model` / \
+     `ModelSource::load_clip` and explain it through `ClipImageClassifier` (zero-shot classes) \
+     or `ClipTextView`";
+
+/// Loads a CLIP checkpoint file with an explicit spec (`ModelSpec::Clip`).
+pub fn load_clip_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<Clip> {
+    match spec {
+        ModelSpec::Clip { layout, config } => {
+            let file = WeightFile::open(weights)?;
+            load_clip(&file, layout, &config, device)
+        }
+        other => Err(ModelError::Config {
+            path: weights.to_path_buf(),
+            reason: format!(
+                "this is a {} checkpoint, not a CLIP; load it with `load_model`",
+                other.facts().family.name()
+            ),
+        }),
+    }
+}
+
+/// Loads a CLIP model folder (`faithbench.json` with `"family": "clip"` + weights).
+pub fn load_clip_dir(dir: &Path, device: &Device) -> Result<Clip> {
+    let spec = read_spec(&dir.join("faithbench.json"))?;
+    let weights = find_weights_in_dir(dir)?;
+    load_clip_model(&weights, spec, device)
 }

@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 
 use crate::bert::BertConfig;
+use crate::clip::Clip;
 use crate::clip::ClipConfig;
 use crate::error::{ModelError, Result};
-use crate::load::{find_weights_in_dir, load_model, read_spec, AnyModel, Layout, ModelSpec};
+use crate::load::{
+    find_weights_in_dir, load_clip_model, load_model, read_spec, AnyModel, Layout, ModelSpec,
+};
 use crate::preprocess::Normalization;
 use crate::trace::Family;
 use crate::vit::VitConfig;
@@ -290,9 +293,15 @@ impl ModelSource {
         find_tokenizer(dir)
     }
 
-    /// Loads the weights onto `device`.
+    /// Loads the weights onto `device` (ViT and BERT; a CLIP spec is an error naming
+    /// [`ModelSource::load_clip`]).
     pub fn load(&self, device: &Device) -> Result<AnyModel> {
         load_model(&self.weights, self.spec.clone(), device)
+    }
+
+    /// Loads a CLIP onto `device` (an error for other families).
+    pub fn load_clip(&self, device: &Device) -> Result<Clip> {
+        load_clip_model(&self.weights, self.spec.clone(), device)
     }
 }
 

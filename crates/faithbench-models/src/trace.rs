@@ -110,7 +110,8 @@ pub struct GradRequest {
     pub layers: Vec<usize>,
 }
 
-/// Which stream the token-wise value projection `v·W_Oᵀ` is computed on.
+/// Which stream the token-wise value projection `v·W_Oᵀ` is computed on (see
+/// [`Explainable::trace_vproj`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VprojSource {
@@ -131,23 +132,8 @@ pub struct TraceOptions {
     pub attn: bool,
     /// Record the block input z and `v·W_Oᵀ` for every layer.
     pub z_vproj: bool,
-    /// Which stream `v·W_Oᵀ` is computed on (default: the attention input).
-    pub vproj_source: VprojSource,
     /// Take gradients.
     pub grad: Option<GradRequest>,
-}
-
-impl TraceOptions {
-    /// An error unless `vproj_source` is the default (for models without the CLIP variant).
-    pub(crate) fn require_default_vproj(&self, model: &str) -> Result<()> {
-        if self.z_vproj && self.vproj_source != VprojSource::AttentionInput {
-            return Err(ModelError::Input(format!(
-                "vproj_source `post_attention` is TI's CLIP variant (pitfall P9a); a {model} \
-                 records v·W_Oᵀ of the attention input only"
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// Per-layer recordings (plain tensors, no autodiff graph).
@@ -253,6 +239,26 @@ pub trait Explainable {
     /// position for [`Readout::EotRow`].
     fn readout_rows(&self, input: &ModelInput) -> Result<Vec<usize>> {
         Ok(vec![0; input.batch_size()])
+    }
+    /// As [`trace`](Explainable::trace), with `v·W_Oᵀ` (recorded when `opts.z_vproj`) computed
+    /// on the stream `source` names. [`VprojSource::AttentionInput`] is `trace` itself; only
+    /// the CLIP views offer [`VprojSource::PostAttention`] (TI's CLIP code, pitfall P9a), other
+    /// models return an error for it.
+    fn trace_vproj(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+        source: VprojSource,
+    ) -> Result<ForwardTrace> {
+        match source {
+            VprojSource::AttentionInput => self.trace(input, alphas, opts),
+            VprojSource::PostAttention => Err(ModelError::Input(format!(
+                "vproj source `post_attention` is TI's CLIP variant (pitfall P9a); a {} model \
+                 records v·W_Oᵀ of the attention input only",
+                self.family().name()
+            ))),
+        }
     }
     /// Plain forward (alpha = 1), logits (B, C).
     fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {

@@ -375,7 +375,6 @@ impl Explainable for VisionTransformer {
             return Err(ModelError::Input("a ViT needs an image input".into()));
         };
         self.check_image(img)?;
-        opts.require_default_vproj("ViT")?;
         let b = img.dims()[0];
         if alphas.len() != b {
             return Err(ModelError::Input(format!(

@@ -46,16 +46,12 @@ fn get<'a>(r: &'a WeightFile, k: &str) -> &'a [f32] {
 }
 
 fn load_clip(dir: &Path, weights: Option<&str>, dev: &Device) -> Clip {
-    let any = match weights {
-        None => load_model_dir(dir, dev).expect("load model"),
+    match weights {
+        None => load_clip_dir(dir, dev).expect("load model"),
         Some(f) => {
             let spec = load::read_spec(&dir.join("faithbench.json")).expect("spec");
-            load_model(&dir.join(f), spec, dev).expect("load model")
+            load_clip_model(&dir.join(f), spec, dev).expect("load model")
         }
-    };
-    match any {
-        AnyModel::Clip(m) => m,
-        other => panic!("expected a CLIP, got {other:?}"),
     }
 }
 
@@ -146,11 +142,10 @@ impl Maxima {
     }
 }
 
-fn opts(targets: &[usize], layers: usize, vproj_source: VprojSource) -> TraceOptions {
+fn opts(targets: &[usize], layers: usize) -> TraceOptions {
     TraceOptions {
         attn: true,
         z_vproj: true,
-        vproj_source,
         grad: Some(GradRequest {
             targets: targets.to_vec(),
             objective: Objective::Logit,
@@ -193,11 +188,7 @@ fn check_folder(name: &str, weights: Option<&str>, full: bool) -> Maxima {
     };
     for &(alpha, sfx) in alphas {
         let tr = view
-            .trace(
-                &input,
-                &[alpha; 2],
-                &opts(&it, l, VprojSource::AttentionInput),
-            )
+            .trace(&input, &[alpha; 2], &opts(&it, l))
             .expect("trace");
         mx.logits = mx.logits.max(max_abs_diff(
             &vec_of(&tr.logits),
@@ -227,7 +218,7 @@ fn check_folder(name: &str, weights: Option<&str>, full: bool) -> Maxima {
     if full {
         // TI's CLIP variant of v·W_Oᵀ (pitfall P9a), and that it really differs
         let tr = view
-            .trace(&input, &[1.0; 2], &opts(&it, l, VprojSource::PostAttention))
+            .trace_vproj(&input, &[1.0; 2], &opts(&it, l), VprojSource::PostAttention)
             .expect("trace");
         for (i, layer) in tr.layers.iter().enumerate() {
             let got = vec_of(layer.vproj.as_ref().expect("vproj"));
@@ -248,11 +239,7 @@ fn check_folder(name: &str, weights: Option<&str>, full: bool) -> Maxima {
     let lt = tview.num_layers();
     for &(alpha, sfx) in alphas {
         let tr = tview
-            .trace(
-                &tinput,
-                &[alpha; 3],
-                &opts(&tt, lt, VprojSource::AttentionInput),
-            )
+            .trace(&tinput, &[alpha; 3], &opts(&tt, lt))
             .expect("trace");
         mx.logits = mx.logits.max(max_abs_diff(
             &vec_of(&tr.logits),
@@ -415,33 +402,47 @@ fn view_metadata_and_wrong_inputs() {
         .attn_relevance(&ModelInput::Image(img), &[0], LrpRules::LayersOurs, 0)
         .expect_err("one target for two images");
     assert!(e.to_string().contains("targets"), "{e}");
-    // a loaded CLIP is explained through a view
-    let any = load_model_dir(&dir, &dev).expect("load");
-    let e = any
-        .as_explainable()
-        .err()
-        .expect("CLIP has no plain explainable");
-    assert!(e.to_string().contains("ClipImageClassifier"), "{e}");
+    // a CLIP folder is not an AnyModel: the error says what to call
+    let e = load_model_dir(&dir, &dev).expect_err("CLIP through load_model_dir");
+    assert!(e.to_string().contains("load_clip_model"), "{e}");
     // TI's post-attention v·W_Oᵀ is CLIP-only
     let vit = load_model_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models/timm_vit_cls"),
         &dev,
     )
     .expect("vit fixture");
-    let vit = vit.as_explainable().expect("vit");
     let x = Tensor::<4>::zeros([1, 3, 32, 32], &dev);
+    let z_opts = TraceOptions {
+        z_vproj: true,
+        ..Default::default()
+    };
     let e = vit
-        .trace(
-            &ModelInput::Image(x),
+        .as_explainable()
+        .trace_vproj(
+            &ModelInput::Image(x.clone()),
             &[1.0],
-            &TraceOptions {
-                z_vproj: true,
-                vproj_source: VprojSource::PostAttention,
-                ..Default::default()
-            },
+            &z_opts,
+            VprojSource::PostAttention,
         )
         .expect_err("post-attention vproj on a ViT");
     assert!(e.to_string().contains("P9a"), "{e}");
+    let a = vit
+        .as_explainable()
+        .trace_vproj(
+            &ModelInput::Image(x.clone()),
+            &[1.0],
+            &z_opts,
+            VprojSource::AttentionInput,
+        )
+        .expect("default source is trace");
+    let b = vit
+        .as_explainable()
+        .trace(&ModelInput::Image(x), &[1.0], &z_opts)
+        .expect("trace");
+    assert_eq!(
+        vec_of(a.layers[1].vproj.as_ref().unwrap()),
+        vec_of(b.layers[1].vproj.as_ref().unwrap())
+    );
 }
 
 #[test]
