@@ -153,7 +153,7 @@ impl ClipConfig {
 
     /// Checks internal consistency.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return Err(format!(
                 "image_size {} is not a multiple of patch_size {}",
                 self.image_size, self.patch_size
@@ -163,7 +163,7 @@ impl ClipConfig {
             ("vision", self.vision_width, self.vision_heads),
             ("text", self.text_width, self.text_heads),
         ] {
-            if h == 0 || w % h != 0 {
+            if h == 0 || !w.is_multiple_of(h) {
                 return Err(format!(
                     "{what}_width {w} is not divisible by {what}_heads {h}"
                 ));

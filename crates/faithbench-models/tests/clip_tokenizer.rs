@@ -124,7 +124,12 @@ fn batch_is_padded_to_the_context_and_decodes() {
         )
         .expect("batch");
     assert_eq!(batch.input_ids.dims(), [2, CONTEXT_LENGTH]);
-    let ids: Vec<i64> = batch.input_ids.to_data().convert::<i64>().to_vec().unwrap();
+    let ids: Vec<i64> = batch
+        .input_ids
+        .to_data()
+        .convert::<i64>()
+        .try_to_vec()
+        .unwrap();
     assert_eq!(ids[0], SOT as i64);
     let e0 = enc[0].eot_position();
     assert_eq!(ids[e0], EOT as i64);
