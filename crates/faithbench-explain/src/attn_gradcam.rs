@@ -64,7 +64,7 @@ impl Explainer for AttnGradcam {
         let n = n_tokens(&tr)?;
         let ro = model.readout();
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let a = slice4(attn(&tr, last)?, &g);
             let gr = slice4(grad(&tr, last)?, &g);
             let (bs, k) = (g.rows.len(), g.n - 1);
@@ -84,6 +84,28 @@ impl Explainer for AttnGradcam {
                     };
                     norm_rows(to_rows(v.reshape([bs, k])))
                 }
+                Readout::EotRow => g
+                    .readout_rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &e)| {
+                        // as the class-token rule, on the row of the end-of-text token
+                        let e = e.max(1);
+                        let gi = gr
+                            .clone()
+                            .narrow(0, i, 1)
+                            .narrow(2, e, 1)
+                            .narrow(3, 1, e - 1);
+                        let gh = gi.mean_dim(3); // (1,H,1,1)
+                        let ai = a
+                            .clone()
+                            .narrow(0, i, 1)
+                            .narrow(2, e, 1)
+                            .narrow(3, 1, e - 1);
+                        let cam = (ai * gh).mean_dim(1).reshape([1, e - 1]);
+                        norm_rows(to_rows(cam)).remove(0)
+                    })
+                    .collect(),
                 Readout::BertClsRow => {
                     let gh = gr.mean_dim(2).mean_dim(3); // (b,H,1,1)
                     let c = (a * gh).mean_dim(1).clamp_min(0.0).reshape([bs, g.n * g.n]);

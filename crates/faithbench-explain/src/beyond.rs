@@ -21,7 +21,7 @@
 //! head weights fall back to uniform instead of 0/0.
 
 use burn::prelude::*;
-use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions};
+use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions, VprojSource};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
@@ -89,6 +89,15 @@ pub struct BeyondConfig {
     /// The "ssl" variant: return `|P|` read out, without the feedback term.
     #[serde(default)]
     pub perception_only: bool,
+    /// Ours-T: the stream `v·W_Oᵀ` is computed on — `attention_input` (default: the values the
+    /// attention uses, the method's definition) or `post_attention` (the paper's CLIP code,
+    /// pitfall P9a; CLIP models only). Omitted from the canonical form when default.
+    #[serde(default, skip_serializing_if = "is_attention_input")]
+    pub vproj: VprojSource,
+}
+
+fn is_attention_input(v: &VprojSource) -> bool {
+    *v == VprojSource::AttentionInput
 }
 
 impl Default for BeyondConfig {
@@ -99,6 +108,7 @@ impl Default for BeyondConfig {
             objective: Objective::Logit,
             max_internal_batch: default_chunk(),
             perception_only: false,
+            vproj: VprojSource::AttentionInput,
         }
     }
 }
@@ -268,11 +278,14 @@ impl Explainer for Beyond {
             Variant::Head => "ours_h",
             Variant::Token => "ours_t",
         };
-        if self.config.perception_only {
-            format!("{base}[perception_only]")
-        } else {
-            base.into()
+        let mut name = base.to_string();
+        if self.config.vproj == VprojSource::PostAttention {
+            name.push_str("[post_attention]");
         }
+        if self.config.perception_only {
+            name.push_str("[perception_only]");
+        }
+        name
     }
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.config).unwrap_or_default()
@@ -300,13 +313,14 @@ impl Explainer for Beyond {
                 layers: (s..layers).collect(),
             }),
         };
-        let tr = model.trace(
+        let tr = model.trace_vproj(
             batch.input,
             &vec![1.0; b],
             &TraceOptions {
                 grad: opts.grad.filter(|g| !g.layers.is_empty()),
                 ..opts
             },
+            self.config.vproj,
         )?;
         let n = n_tokens(&tr)?;
         let feedback = if self.config.perception_only {
@@ -315,7 +329,7 @@ impl Explainer for Beyond {
             Some(self.feedback(model, batch)?)
         };
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let p = self.perception(&tr, &g, s, layers)?;
             let t = match &feedback {
                 None => p.abs(),
@@ -329,7 +343,8 @@ impl Explainer for Beyond {
                     }
                 }
             };
-            parts.push((g.rows, readout(t, model.readout())));
+            let rows = readout(t, model.readout(), &g);
+            parts.push((g.rows, rows));
         }
         assemble(b, out_len(model.readout(), n), parts, &self.name())
     }

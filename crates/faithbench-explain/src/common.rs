@@ -2,32 +2,45 @@
 //! row normalisation, min–max, identity.
 
 use burn::prelude::*;
-use faithbench_models::{ForwardTrace, ModelInput, Readout};
+use faithbench_models::{Explainable, ForwardTrace, ModelInput, Readout};
 
 use crate::{ExplainError, Result, TokenMaps};
 
 /// A set of batch rows that share one token count n (images: the whole batch; text: each
-/// sample on its own, sliced to its real tokens).
+/// sample on its own, sliced to its real tokens), with the query row each is read out at
+/// (0, or the end-of-text position for [`Readout::EotRow`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Group {
     pub rows: Vec<usize>,
     pub n: usize,
+    pub readout_rows: Vec<usize>,
 }
 
 /// Groups of a batch with `n_tokens` tokens per row (padded length for text).
-pub(crate) fn groups(input: &ModelInput, n_tokens: usize) -> Vec<Group> {
-    match input {
+pub(crate) fn groups(
+    model: &dyn Explainable,
+    input: &ModelInput,
+    n_tokens: usize,
+) -> Result<Vec<Group>> {
+    let rr = model.readout_rows(input)?;
+    Ok(match input {
         ModelInput::Image(_) => vec![Group {
             rows: (0..input.batch_size()).collect(),
             n: n_tokens,
+            readout_rows: rr,
         }],
         ModelInput::Text(t) => t
             .lengths
             .iter()
             .enumerate()
-            .map(|(b, &n)| Group { rows: vec![b], n })
+            .map(|(b, &n)| Group {
+                rows: vec![b],
+                // the read-out row must lie inside the slice (CLIP text: the EOT position)
+                n: n.max(rr[b] + 1).min(n_tokens),
+                readout_rows: vec![rr[b]],
+            })
             .collect(),
-    }
+    })
 }
 
 fn index(rows: &[usize], device: &Device) -> Tensor<1, Int> {
@@ -93,9 +106,25 @@ pub(crate) fn rownorm(m: Tensor<3>) -> Tensor<3> {
     m / s
 }
 
-/// Reads a token matrix T (b, n, n) out into token vectors (b rows).
-pub(crate) fn readout(t: Tensor<3>, readout: Readout) -> Vec<Vec<f32>> {
+/// Reads a token matrix T (b, n, n) of group `g` out into token vectors (b rows).
+pub(crate) fn readout(t: Tensor<3>, readout: Readout, g: &Group) -> Vec<Vec<f32>> {
     let [b, n, _] = t.dims();
+    if readout == Readout::EotRow {
+        return (0..b)
+            .map(|i| {
+                let e = g.readout_rows[i];
+                if e == 0 {
+                    return Vec::new();
+                }
+                let row = t
+                    .clone()
+                    .narrow(0, i, 1)
+                    .narrow(1, e, 1)
+                    .narrow(2, 1, e - 1);
+                to_rows(row.reshape([1, e - 1])).remove(0)
+            })
+            .collect();
+    }
     let v: Tensor<2> = match readout {
         Readout::ClsRow => t.narrow(1, 0, 1).narrow(2, 1, n - 1).reshape([b, n - 1]),
         Readout::MeanPatchRows => t
@@ -104,6 +133,7 @@ pub(crate) fn readout(t: Tensor<3>, readout: Readout) -> Vec<Vec<f32>> {
             .mean_dim(1)
             .reshape([b, n - 1]),
         Readout::BertClsRow => t.narrow(1, 0, 1).reshape([b, n]),
+        Readout::EotRow => unreachable!("handled above"),
     };
     let mut rows = to_rows(v);
     if readout == Readout::BertClsRow {
@@ -192,7 +222,8 @@ pub(crate) fn grad(tr: &ForwardTrace, l: usize) -> Result<&Tensor<4>> {
 pub(crate) fn out_len(readout: Readout, n_tokens: usize) -> usize {
     match readout {
         Readout::ClsRow | Readout::MeanPatchRows => n_tokens - 1,
-        Readout::BertClsRow => n_tokens,
+        // the rows are the tokens between start and end of each text (shorter than n)
+        Readout::BertClsRow | Readout::EotRow => n_tokens,
     }
 }
 

@@ -74,6 +74,30 @@ pub const FAMILY_DEFAULTS: &[FamilyDefaults] = &[
         ],
     },
     FamilyDefaults {
+        family: Family::Clip,
+        source: "TI CLIP visualisation.py (the perturbation test keeps the last layer only for Ours and generic attention; rollout from layer 0) and, for the LRP methods TI has no CLIP code for, the ViT settings",
+        values: &[
+            ("ours_h", "start_layer", LastLayers(1)),
+            ("ours_t", "start_layer", LastLayers(1)),
+            ("rollout", "start_layer", Layer(0)),
+            ("generic_attention", "start_layer", LastLayers(1)),
+            ("partial_lrp", "rules", Json("\"layers_ours\"")),
+            ("transformer_attribution", "rules", Json("\"layers_ours\"")),
+            ("transformer_attribution", "start_layer", Layer(1)),
+            ("transformer_attribution", "row_normalise", Json("false")),
+        ],
+    },
+    FamilyDefaults {
+        family: Family::ClipText,
+        source: "TI CLIP notebook, text side (interpret_ours: last layer; interpret_ours_c: layers 9..11; generic attention: last layer)",
+        values: &[
+            ("ours_h", "start_layer", LastLayers(1)),
+            ("ours_t", "start_layer", LastLayers(3)),
+            ("rollout", "start_layer", Layer(0)),
+            ("generic_attention", "start_layer", LastLayers(1)),
+        ],
+    },
+    FamilyDefaults {
         family: Family::Bert,
         source: "TI BERT ExplanationGenerator (generate_ours: last layer, generate_ours_c: last four, generate_LRP with layers_lrp)",
         values: &[

@@ -84,7 +84,7 @@ impl Explainer for GenericAttention {
         let tr = model.trace(batch.input, &vec![1.0; b], &opts)?;
         let n = n_tokens(&tr)?;
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let mut r = eye(g.rows.len(), g.n, &model.device().inner());
             for l in s..layers {
                 let ga = slice4(grad(&tr, l)?, &g) * slice4(attn(&tr, l)?, &g);
@@ -94,7 +94,8 @@ impl Explainer for GenericAttention {
                 };
                 r = r.clone() + a_bar.matmul(r);
             }
-            parts.push((g.rows, readout(r, model.readout())));
+            let rows = readout(r, model.readout(), &g);
+            parts.push((g.rows, rows));
         }
         assemble(b, out_len(model.readout(), n), parts, &self.name())
     }

@@ -59,9 +59,10 @@ impl Explainer for PartialLrp {
             .ok_or_else(|| ExplainError::Internal("no relevance for the last layer".into()))?;
         let n = cam.dims()[2];
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let p = head_mean(slice4(cam, &g).clamp_min(0.0));
-            parts.push((g.rows, readout(p, model.readout())));
+            let rows = readout(p, model.readout(), &g);
+            parts.push((g.rows, rows));
         }
         assemble(
             batch.input.batch_size(),

@@ -55,11 +55,30 @@ impl Explainer for RawAttention {
         let n = n_tokens(&tr)?;
         let ro = model.readout();
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let m = head_mean(slice4(attn(&tr, last)?, &g));
             let k = g.n - 1;
             let rows = match ro {
-                Readout::BertClsRow => readout(m, ro),
+                Readout::BertClsRow => readout(m, ro, &g),
+                Readout::EotRow => g
+                    .readout_rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &e)| {
+                        let e = e.max(1);
+                        let mut v = to_rows(
+                            m.clone()
+                                .narrow(0, i, 1)
+                                .narrow(1, e, 1)
+                                .narrow(2, 1, e - 1)
+                                .reshape([1, e - 1]),
+                        )
+                        .remove(0);
+                        v.iter_mut().for_each(|x| *x = x.max(0.0));
+                        minmax(&mut v);
+                        v
+                    })
+                    .collect(),
                 Readout::ClsRow => norm_rows(to_rows(
                     m.narrow(1, 0, 1).narrow(2, 1, k).reshape([g.rows.len(), k]),
                 )),

@@ -67,14 +67,15 @@ impl Explainer for Rollout {
         )?;
         let n = n_tokens(&tr)?;
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let id = eye(g.rows.len(), g.n, &model.device().inner());
             let mut r = id.clone();
             for l in s..layers {
                 let a_hat = rownorm(head_mean(slice4(attn(&tr, l)?, &g)) + id.clone());
                 r = a_hat.matmul(r);
             }
-            parts.push((g.rows, readout(r, model.readout())));
+            let rows = readout(r, model.readout(), &g);
+            parts.push((g.rows, rows));
         }
         assemble(b, out_len(model.readout(), n), parts, "rollout")
     }

@@ -87,7 +87,7 @@ impl Explainer for TransformerAttribution {
         let cams = model.attn_relevance(batch.input, batch.targets, rules, s)?;
         let n = grad(&tr, s)?.dims()[2];
         let mut parts = Vec::new();
-        for g in groups(batch.input, n) {
+        for g in groups(model, batch.input, n)? {
             let id = eye(g.rows.len(), g.n, &grad(&tr, s)?.device());
             let mut c = id.clone();
             for l in s..layers {
@@ -102,7 +102,8 @@ impl Explainer for TransformerAttribution {
                 };
                 c = step.matmul(c);
             }
-            parts.push((g.rows, readout(c, model.readout())));
+            let rows = readout(c, model.readout(), &g);
+            parts.push((g.rows, rows));
         }
         assemble(b, out_len(model.readout(), n), parts, &self.name())
     }

@@ -88,3 +88,13 @@ impl SelfAttention {
         (self.proj.forward(out), record)
     }
 }
+
+impl SelfAttention {
+    /// `v·W_Oᵀ` (no output bias) for the values of an arbitrary input `x` (B, N, D): the
+    /// token-wise value projection recomputed on another stream (TI's CLIP variant, pitfall P9a).
+    pub fn value_projection(&self, x: Tensor<3>) -> Tensor<3> {
+        let d = x.dims()[2];
+        let v_flat = self.qkv.forward(x).narrow(2, 2 * d, d);
+        v_flat.matmul(self.proj.weight.val().unsqueeze::<3>())
+    }
+}

@@ -1,8 +1,10 @@
 //! faithbench-models: the transformer models of faithbench (ViT-B/16, ViT-L/16, ViT-MAE,
-//! BERT classifiers) built on burn, with one self-attention block that records what
+//! BERT classifiers, CLIP) built on burn, with one self-attention block that records what
 //! attribution methods need (attention probabilities, their gradients, block inputs and
-//! value projections), loaders for the checkpoints users have (timm, Hugging Face, MAE `.pth`),
-//! PIL-compatible preprocessing and BERT tokenisation.
+//! value projections), loaders for the checkpoints users have (timm, Hugging Face, MAE `.pth`,
+//! OpenAI CLIP state dicts), PIL-compatible preprocessing, BERT tokenisation and CLIP's BPE
+//! tokenizer. CLIP is explained through two views ([`clip::ClipImageClassifier`],
+//! [`clip::ClipTextView`]).
 //!
 //! Devices: models run on burn's pure-Rust `flex` CPU backend by default ([`default_device`]);
 //! explainers need the autodiff decorator ([`autodiff_device`]). GPU backends are the cargo
@@ -10,6 +12,8 @@
 
 pub mod attention;
 pub mod bert;
+pub mod clip;
+pub mod clip_tokenize;
 pub mod error;
 pub mod load;
 pub mod lrp;
@@ -22,13 +26,15 @@ pub mod vit;
 pub mod weights;
 
 pub use error::{ModelError, Result};
-pub use load::{load_model, load_model_dir, AnyModel, Layout, ModelSpec};
+pub use load::{
+    load_clip_dir, load_clip_model, load_model, load_model_dir, AnyModel, Layout, ModelSpec,
+};
 pub use source::{
     find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS,
 };
 pub use trace::{
     Explainable, Family, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout,
-    TextBatch, TraceOptions,
+    TextBatch, TraceOptions, VprojSource,
 };
 
 use burn::prelude::Device;

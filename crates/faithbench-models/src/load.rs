@@ -21,6 +21,30 @@
 //! `encoder.layer.N.output.dense` / `.LayerNorm`, `pooler.dense`, `classifier`.
 //! LayerNorm parameters may be named `weight/bias` or the old `gamma/beta`.
 //!
+//! CLIP, OpenAI state dict ([`Layout::OpenaiClip`]) and Hugging Face `CLIPModel`
+//! ([`Layout::HfClip`]):
+//!
+//! | faithbench field                      | OpenAI                                        | HF `CLIPModel`                                              |
+//! |---------------------------------------|-----------------------------------------------|-------------------------------------------------------------|
+//! | `visual.conv1` (no bias)              | `visual.conv1.weight`                         | `vision_model.embeddings.patch_embedding.weight`            |
+//! | `visual.class_embedding`              | `visual.class_embedding`                      | `vision_model.embeddings.class_embedding`                   |
+//! | `visual.positional_embedding`         | `visual.positional_embedding`                 | `vision_model.embeddings.position_embedding.weight`         |
+//! | `visual.ln_pre` / `visual.ln_post`    | `visual.ln_pre.*` / `visual.ln_post.*`        | `vision_model.pre_layrnorm.*` / `vision_model.post_layernorm.*` |
+//! | `….resblocks.N.ln_1` / `ln_2`         | `…resblocks.N.ln_1.*` / `ln_2.*`              | `…encoder.layers.N.layer_norm1.*` / `layer_norm2.*`         |
+//! | `….resblocks.N.attn.qkv`              | `…resblocks.N.attn.in_proj_{weight,bias}`     | `…layers.N.self_attn.{q,k,v}_proj.*` (fused)                |
+//! | `….resblocks.N.attn.proj`             | `…resblocks.N.attn.out_proj.*`                | `…layers.N.self_attn.out_proj.*`                            |
+//! | `….resblocks.N.mlp.c_fc` / `c_proj`   | `…resblocks.N.mlp.c_fc.*` / `c_proj.*`        | `…layers.N.mlp.fc1.*` / `fc2.*`                             |
+//! | `visual.proj` (width × embed)         | `visual.proj`                                 | `visual_projection.weight`ᵀ                                 |
+//! | `token_embedding`                     | `token_embedding.weight`                      | `text_model.embeddings.token_embedding.weight`              |
+//! | `positional_embedding`                | `positional_embedding`                        | `text_model.embeddings.position_embedding.weight`           |
+//! | `ln_final`                            | `ln_final.*`                                  | `text_model.final_layer_norm.*`                             |
+//! | `text_projection` (width × embed)     | `text_projection`                             | `text_projection.weight`ᵀ                                   |
+//! | `logit_scale` (0-d)                   | `logit_scale`                                 | `logit_scale`                                               |
+//!
+//! Image blocks are under `visual.transformer.resblocks` / `vision_model.encoder.layers`, text
+//! blocks under `transformer.resblocks` / `text_model.encoder.layers`. transformers scales `q`
+//! inside attention like OpenAI, so both layouts give the same model.
+//!
 //! Tensors that carry no parameters of ours are ignored by name: `position_ids` buffers and
 //! HF's pooler of `ViTModel`. Anything else unused is an error ([`ModelError::UnexpectedTensors`]).
 
@@ -31,6 +55,7 @@ use burn::prelude::*;
 
 use crate::attention::SelfAttention;
 use crate::bert::{Bert, BertConfig, BertEmbeddings, BertLayer};
+use crate::clip::{Clip, ClipConfig, ClipMlp, ClipTransformer, ClipVisual, ResidualAttentionBlock};
 use crate::error::{ModelError, Result};
 use crate::vit::{Block, Mlp, PatchEmbed, Pool, VisionTransformer, VitConfig};
 use crate::weights::{linear_from, Loader, WeightFile};
@@ -45,6 +70,11 @@ pub enum Layout {
     HfVit,
     /// Hugging Face `BertForSequenceClassification` / `BertModel`.
     HfBert,
+    /// OpenAI CLIP state dict (`visual.*`, `transformer.resblocks.*`, `token_embedding`, …),
+    /// as `torch.save(model.state_dict())` of `clip.load(..., jit=False)` or safetensors.
+    OpenaiClip,
+    /// Hugging Face `CLIPModel` (`vision_model.*`, `text_model.*`, `visual_projection`, …).
+    HfClip,
 }
 
 impl Layout {
@@ -54,6 +84,8 @@ impl Layout {
             Layout::Timm => "timm",
             Layout::HfVit => "hf_vit",
             Layout::HfBert => "hf_bert",
+            Layout::OpenaiClip => "openai_clip",
+            Layout::HfClip => "hf_clip",
         }
     }
 
@@ -63,6 +95,14 @@ impl Layout {
             Some(Layout::Timm)
         } else if file.contains("vit.embeddings.cls_token") {
             Some(Layout::HfVit)
+        } else if file.contains("visual.class_embedding")
+            && file.contains("transformer.resblocks.0.attn.in_proj_weight")
+        {
+            Some(Layout::OpenaiClip)
+        } else if file.contains("vision_model.embeddings.class_embedding")
+            && file.contains("text_model.embeddings.token_embedding.weight")
+        {
+            Some(Layout::HfClip)
         } else if file.names().any(|n| {
             n == "bert.embeddings.word_embeddings.weight"
                 || n == "embeddings.word_embeddings.weight"
@@ -118,10 +158,10 @@ pub fn load_vit(
     let names = match layout {
         Layout::Timm => VitNames::timm(),
         Layout::HfVit => VitNames::hf(),
-        Layout::HfBert => {
+        other => {
             return Err(ModelError::Config {
                 path: file.path.clone(),
-                reason: "a BERT layout cannot build a ViT".into(),
+                reason: format!("the `{}` layout cannot build a ViT", other.name()),
             })
         }
     };
@@ -332,6 +372,216 @@ pub fn load_bert(file: &WeightFile, config: &BertConfig, device: &Device) -> Res
     Ok(model.no_grad())
 }
 
+/// The checkpoint names of one CLIP layout.
+struct ClipNames {
+    visual_block: &'static str,
+    text_block: &'static str,
+    conv: &'static str,
+    class_embedding: &'static str,
+    visual_pos: &'static str,
+    ln_pre: &'static str,
+    ln_post: &'static str,
+    token_embedding: &'static str,
+    text_pos: &'static str,
+    ln_final: &'static str,
+    ln_1: &'static str,
+    ln_2: &'static str,
+    out_proj: &'static str,
+    fc1: &'static str,
+    fc2: &'static str,
+}
+
+impl ClipNames {
+    fn openai() -> Self {
+        Self {
+            visual_block: "visual.transformer.resblocks",
+            text_block: "transformer.resblocks",
+            conv: "visual.conv1.weight",
+            class_embedding: "visual.class_embedding",
+            visual_pos: "visual.positional_embedding",
+            ln_pre: "visual.ln_pre",
+            ln_post: "visual.ln_post",
+            token_embedding: "token_embedding.weight",
+            text_pos: "positional_embedding",
+            ln_final: "ln_final",
+            ln_1: "ln_1",
+            ln_2: "ln_2",
+            out_proj: "attn.out_proj",
+            fc1: "mlp.c_fc",
+            fc2: "mlp.c_proj",
+        }
+    }
+    fn hf() -> Self {
+        Self {
+            visual_block: "vision_model.encoder.layers",
+            text_block: "text_model.encoder.layers",
+            conv: "vision_model.embeddings.patch_embedding.weight",
+            class_embedding: "vision_model.embeddings.class_embedding",
+            visual_pos: "vision_model.embeddings.position_embedding.weight",
+            ln_pre: "vision_model.pre_layrnorm",
+            ln_post: "vision_model.post_layernorm",
+            token_embedding: "text_model.embeddings.token_embedding.weight",
+            text_pos: "text_model.embeddings.position_embedding.weight",
+            ln_final: "text_model.final_layer_norm",
+            ln_1: "layer_norm1",
+            ln_2: "layer_norm2",
+            out_proj: "self_attn.out_proj",
+            fc1: "mlp.fc1",
+            fc2: "mlp.fc2",
+        }
+    }
+}
+
+/// A 0-d tensor (`logit_scale`, the `input_resolution` … entries of OpenAI's JIT state dicts),
+/// also accepted as shape (1,).
+fn scalar(ld: &Loader, name: &str) -> Result<f32> {
+    let shape: &[usize] = match ld.shape_of(name) {
+        Some(s) if s == [1] => &[1],
+        _ => &[],
+    };
+    Ok(ld.raw(name, shape)?[0])
+}
+
+/// Builds a CLIP from a checkpoint in the OpenAI ([`Layout::OpenaiClip`]) or Hugging Face
+/// ([`Layout::HfClip`]) layout. The config must match the checkpoint; every tensor is
+/// shape-checked and unused tensors are reported. OpenAI's JIT state dicts also hold
+/// `input_resolution`, `context_length` and `vocab_size`; when present they must agree with
+/// the config.
+pub fn load_clip(
+    file: &WeightFile,
+    layout: Layout,
+    config: &ClipConfig,
+    device: &Device,
+) -> Result<Clip> {
+    config.validate().map_err(|reason| ModelError::Config {
+        path: file.path.clone(),
+        reason,
+    })?;
+    let names = match layout {
+        Layout::OpenaiClip => ClipNames::openai(),
+        Layout::HfClip => ClipNames::hf(),
+        other => {
+            return Err(ModelError::Config {
+                path: file.path.clone(),
+                reason: format!("the `{}` layout cannot build a CLIP", other.name()),
+            })
+        }
+    };
+    let hf = layout == Layout::HfClip;
+    let ld = Loader::new(file, device);
+    let eps = config.ln_eps;
+    let (vw, tw, e, p) = (
+        config.vision_width,
+        config.text_width,
+        config.embed_dim,
+        config.patch_size,
+    );
+    let block = |prefix: String, d: usize, heads: usize| -> Result<ResidualAttentionBlock> {
+        let qkv = if hf {
+            fused_qkv(
+                &ld,
+                &format!("{prefix}.self_attn.q_proj"),
+                &format!("{prefix}.self_attn.k_proj"),
+                &format!("{prefix}.self_attn.v_proj"),
+                d,
+                true,
+            )?
+        } else {
+            linear_from(
+                ld.tensor(&format!("{prefix}.attn.in_proj_weight"), [3 * d, d])?,
+                Some(ld.param(&format!("{prefix}.attn.in_proj_bias"), [3 * d])?),
+            )
+        };
+        Ok(ResidualAttentionBlock {
+            ln_1: ld.layer_norm(&format!("{prefix}.{}", names.ln_1), d, eps)?,
+            attn: SelfAttention {
+                qkv,
+                proj: ld.linear(&format!("{prefix}.{}", names.out_proj), d, d, true)?,
+                num_heads: heads,
+            },
+            ln_2: ld.layer_norm(&format!("{prefix}.{}", names.ln_2), d, eps)?,
+            mlp: ClipMlp {
+                c_fc: ld.linear(&format!("{prefix}.{}", names.fc1), d, 4 * d, true)?,
+                c_proj: ld.linear(&format!("{prefix}.{}", names.fc2), 4 * d, d, true)?,
+            },
+        })
+    };
+    // A projection used as `x @ P` (width, embed); HF stores it as a bias-free Linear (embed, width).
+    let projection = |openai: &str, hf_name: &str, width: usize| -> Result<Param<Tensor<2>>> {
+        Ok(Param::from_tensor(if hf {
+            ld.tensor(hf_name, [e, width])?.transpose()
+        } else {
+            ld.tensor(openai, [width, e])?
+        }))
+    };
+    let conv = ld.raw(names.conv, &[vw, 3, p, p])?;
+    let conv = Tensor::<2>::from_data(TensorData::new(conv, [vw, 3 * p * p]), device);
+    let visual = ClipVisual {
+        conv1: PatchEmbed {
+            proj: linear_from(conv, None),
+            patch_size: p,
+        },
+        class_embedding: ld.param(names.class_embedding, [vw])?,
+        positional_embedding: ld.param(names.visual_pos, [config.num_image_tokens(), vw])?,
+        ln_pre: ld.layer_norm(names.ln_pre, vw, eps)?,
+        transformer: ClipTransformer {
+            resblocks: (0..config.vision_layers)
+                .map(|i| {
+                    block(
+                        format!("{}.{i}", names.visual_block),
+                        vw,
+                        config.vision_heads,
+                    )
+                })
+                .collect::<Result<_>>()?,
+        },
+        ln_post: ld.layer_norm(names.ln_post, vw, eps)?,
+        proj: projection("visual.proj", "visual_projection.weight", vw)?,
+    };
+    let logit_scale = scalar(&ld, "logit_scale")?;
+    let model = Clip {
+        visual,
+        transformer: ClipTransformer {
+            resblocks: (0..config.text_layers)
+                .map(|i| block(format!("{}.{i}", names.text_block), tw, config.text_heads))
+                .collect::<Result<_>>()?,
+        },
+        token_embedding: ld.param(names.token_embedding, [config.vocab_size, tw])?,
+        positional_embedding: ld.param(names.text_pos, [config.context_length, tw])?,
+        ln_final: ld.layer_norm(names.ln_final, tw, eps)?,
+        text_projection: projection("text_projection", "text_projection.weight", tw)?,
+        logit_scale: Param::from_tensor(Tensor::<1>::from_data(
+            TensorData::new(vec![logit_scale], [1]),
+            device,
+        )),
+        config: config.clone(),
+    };
+    if !hf {
+        for (key, want) in [
+            ("input_resolution", config.image_size),
+            ("context_length", config.context_length),
+            ("vocab_size", config.vocab_size),
+        ] {
+            if ld.has(key) {
+                let got = scalar(&ld, key)?;
+                if got != want as f32 {
+                    return Err(ModelError::Config {
+                        path: file.path.clone(),
+                        reason: format!(
+                            "the checkpoint's `{key}` is {got}, the config says {want}"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    ld.finish(&[
+        "vision_model.embeddings.position_ids",
+        "text_model.embeddings.position_ids",
+    ])?;
+    Ok(model.no_grad())
+}
+
 /// A model of either family, loaded.
 #[derive(Debug)]
 pub enum AnyModel {
@@ -373,6 +623,14 @@ pub enum ModelSpec {
         #[serde(flatten)]
         config: BertConfig,
     },
+    /// A CLIP.
+    Clip {
+        /// Key layout (`openai_clip` or `hf_clip`).
+        layout: Layout,
+        /// Hyper-parameters (the image normalisation as explicit `norm_mean` / `norm_std`).
+        #[serde(flatten)]
+        config: ClipConfig,
+    },
 }
 
 impl ModelSpec {
@@ -390,13 +648,21 @@ impl ModelSpec {
                 num_layers: config.depth,
                 num_classes: config.num_classes,
             },
+            // Zero-shot: the classes are the prompts of the view, not part of the model.
+            ModelSpec::Clip { config, .. } => crate::source::ModelFacts {
+                family: Family::Clip,
+                num_layers: config.vision_layers,
+                num_classes: 0,
+            },
         }
     }
 
     /// The key layout.
     pub fn layout(&self) -> Layout {
         match self {
-            ModelSpec::Vit { layout, .. } | ModelSpec::Bert { layout, .. } => *layout,
+            ModelSpec::Vit { layout, .. }
+            | ModelSpec::Bert { layout, .. }
+            | ModelSpec::Clip { layout, .. } => *layout,
         }
     }
 
@@ -407,6 +673,10 @@ impl ModelSpec {
     ) -> std::result::Result<(), String> {
         match self {
             ModelSpec::Vit { config, .. } => {
+                (config.norm_mean, config.norm_std) = n.mean_std();
+                Ok(())
+            }
+            ModelSpec::Clip { config, .. } => {
                 (config.norm_mean, config.norm_std) = n.mean_std();
                 Ok(())
             }
@@ -450,14 +720,15 @@ pub fn find_weights_in_dir(dir: &Path) -> Result<std::path::PathBuf> {
     })
 }
 
-/// Loads a model folder holding `faithbench.json` and `model.safetensors` (or `model.pth`).
+/// Loads a ViT/BERT model folder holding `faithbench.json` and `model.safetensors` (or
+/// `model.pth`); a CLIP folder loads with [`load_clip_dir`].
 pub fn load_model_dir(dir: &Path, device: &Device) -> Result<AnyModel> {
     let spec = read_spec(&dir.join("faithbench.json"))?;
     let weights = find_weights_in_dir(dir)?;
     load_model(&weights, spec, device)
 }
 
-/// Loads a checkpoint file with an explicit spec.
+/// Loads a ViT or BERT checkpoint file with an explicit spec (CLIP: [`load_clip_model`]).
 pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<AnyModel> {
     let file = WeightFile::open(weights)?;
     match spec {
@@ -465,5 +736,38 @@ pub fn load_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<An
             Ok(AnyModel::Vit(load_vit(&file, layout, &config, device)?))
         }
         ModelSpec::Bert { config, .. } => Ok(AnyModel::Bert(load_bert(&file, &config, device)?)),
+        ModelSpec::Clip { .. } => Err(ModelError::Config {
+            path: weights.to_path_buf(),
+            reason: CLIP_LOAD_HINT.into(),
+        }),
     }
+}
+
+/// Why [`load_model`] does not return a CLIP, and what to call instead.
+const CLIP_LOAD_HINT: &str = "this is a CLIP checkpoint: load it with `load_clip_model` / \
+     `ModelSource::load_clip` and explain it through `ClipImageClassifier` (zero-shot classes) \
+     or `ClipTextView`";
+
+/// Loads a CLIP checkpoint file with an explicit spec (`ModelSpec::Clip`).
+pub fn load_clip_model(weights: &Path, spec: ModelSpec, device: &Device) -> Result<Clip> {
+    match spec {
+        ModelSpec::Clip { layout, config } => {
+            let file = WeightFile::open(weights)?;
+            load_clip(&file, layout, &config, device)
+        }
+        other => Err(ModelError::Config {
+            path: weights.to_path_buf(),
+            reason: format!(
+                "this is a {} checkpoint, not a CLIP; load it with `load_model`",
+                other.facts().family.name()
+            ),
+        }),
+    }
+}
+
+/// Loads a CLIP model folder (`faithbench.json` with `"family": "clip"` + weights).
+pub fn load_clip_dir(dir: &Path, device: &Device) -> Result<Clip> {
+    let spec = read_spec(&dir.join("faithbench.json"))?;
+    let weights = find_weights_in_dir(dir)?;
+    load_clip_model(&weights, spec, device)
 }

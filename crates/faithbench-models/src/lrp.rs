@@ -16,12 +16,16 @@
 //!   class token only; average pooling: `R_xᵢ = xᵢ ⊙ safe_div(R, mean) / (N−1)` over patches.
 //!
 //! The propagation starts from the one-hot vector of the explained class (not the logit), as
-//! the reference does. Text is propagated per sample on its real tokens.
+//! the reference does. Text is propagated per sample on its real tokens. CLIP's image tower
+//! (a zero-shot classifier over fixed text embeddings) is defined in [`crate::clip`]'s module
+//! docs: the text embeddings times the logit scale are a bias-free last Linear, the image-norm
+//! division, `ln_post` and QuickGELU are the identity.
 
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 
 use crate::bert::Bert;
+use crate::clip::{l2_normalize, quick_gelu, ClipImageClassifier};
 use crate::error::{ModelError, Result};
 use crate::trace::{ModelInput, TextBatch};
 use crate::vit::{Pool, VisionTransformer};
@@ -197,6 +201,83 @@ fn attn_relprop(
     (linear_rel(acts.input.clone(), w(&a.qkv), r_qkv, rules), r_a)
 }
 
+/// Activations of one pre-LN block (`x + attn(ln1 x)`, then `+ fc2(act(fc1(ln2 x)))`).
+struct PreLnActs {
+    x_in: Tensor<3>,
+    attn: AttnActs,
+    x_mid: Tensor<3>,
+    h2: Tensor<3>,
+    g: Tensor<3>,
+    f2: Tensor<3>,
+}
+
+/// The parts of a pre-LN block relprop needs (LayerNorm and activation are the identity).
+struct PreLnBlock<'a> {
+    attn: &'a crate::attention::SelfAttention,
+    fc1: &'a burn::nn::Linear,
+    fc2: &'a burn::nn::Linear,
+}
+
+/// Forward through one pre-LN block, recording its activations; returns them and the output.
+fn pre_ln_forward(
+    x_in: Tensor<3>,
+    blk: &PreLnBlock,
+    norm1: impl Fn(Tensor<3>) -> Tensor<3>,
+    norm2: impl Fn(Tensor<3>) -> Tensor<3>,
+    act: impl Fn(Tensor<3>) -> Tensor<3>,
+) -> (PreLnActs, Tensor<3>) {
+    let a = attn_forward(blk.attn, norm1(x_in.clone()), None);
+    let x_mid = x_in.clone() + a.out.clone();
+    let h2 = norm2(x_mid.clone());
+    let g = act(blk.fc1.forward(h2.clone()));
+    let f2 = blk.fc2.forward(g.clone());
+    let x = x_mid.clone() + f2.clone();
+    (
+        PreLnActs {
+            x_in,
+            attn: a,
+            x_mid,
+            h2,
+            g,
+            f2,
+        },
+        x,
+    )
+}
+
+/// Relprop through pre-LN blocks from the last down to `down_to`, starting with the relevance
+/// `r_x` at the output of the last block; returns attn_cam per layer (None below `down_to`).
+fn pre_ln_relprop(
+    blocks: &[PreLnBlock],
+    acts: &[PreLnActs],
+    mut r_x: Tensor<3>,
+    rules: LrpRules,
+    down_to: usize,
+) -> Vec<Option<Tensor<4>>> {
+    let inner = |t: Tensor<3>| t.inner();
+    let mut cams = vec![None; blocks.len()];
+    for (l, (blk, a)) in blocks.iter().zip(acts.iter()).enumerate().rev() {
+        if l < down_to {
+            break;
+        }
+        let (r_res, r_mlp) = add_rel(inner(a.x_mid.clone()), inner(a.f2.clone()), r_x, rules);
+        let r_g = linear_rel(inner(a.g.clone()), w(blk.fc2), r_mlp, rules);
+        let r_h2 = linear_rel(inner(a.h2.clone()), w(blk.fc1), r_g, rules);
+        let r_mid = clone_rel(inner(a.x_mid.clone()), vec![r_res, r_h2]);
+        let (r_res1, r_attn) = add_rel(
+            inner(a.x_in.clone()),
+            inner(a.attn.out.clone()),
+            r_mid,
+            rules,
+        );
+        let at = plain_acts(&a.attn);
+        let (r_h1, cam) = attn_relprop(blk.attn, &at, r_attn, rules);
+        cams[l] = Some(cam);
+        r_x = clone_rel(inner(a.x_in.clone()), vec![r_res1, r_h1]);
+    }
+    cams
+}
+
 impl VisionTransformer {
     /// LRP relevance at the attention probabilities of layers `down_to..L` (None below),
     /// each (B, H, N, N), for the explained classes `targets`.
@@ -210,31 +291,26 @@ impl VisionTransformer {
         let dev = self.cls_token.val().device();
         let img = images.clone().to_device(&dev);
         let mut x = self.embed(img);
-        struct BlockActs {
-            x_in: Tensor<3>,
-            attn: AttnActs,
-            x_mid: Tensor<3>,
-            h2: Tensor<3>,
-            g: Tensor<3>,
-            f2: Tensor<3>,
-        }
+        let blocks: Vec<PreLnBlock> = self
+            .blocks
+            .iter()
+            .map(|b| PreLnBlock {
+                attn: &b.attn,
+                fc1: &b.mlp.fc1,
+                fc2: &b.mlp.fc2,
+            })
+            .collect();
         let mut acts = Vec::with_capacity(self.blocks.len());
-        for blk in &self.blocks {
-            let x_in = x.clone();
-            let a = attn_forward(&blk.attn, blk.norm1.forward(x_in.clone()), None);
-            let x_mid = x_in.clone() + a.out.clone();
-            let h2 = blk.norm2.forward(x_mid.clone());
-            let g = gelu(blk.mlp.fc1.forward(h2.clone()));
-            let f2 = blk.mlp.fc2.forward(g.clone());
-            x = x_mid.clone() + f2.clone();
-            acts.push(BlockActs {
-                x_in,
-                attn: a,
-                x_mid,
-                h2,
-                g,
-                f2,
-            });
+        for (blk, refs) in self.blocks.iter().zip(blocks.iter()) {
+            let (a, next) = pre_ln_forward(
+                x,
+                refs,
+                |t| blk.norm1.forward(t),
+                |t| blk.norm2.forward(t),
+                gelu,
+            );
+            acts.push(a);
+            x = next;
         }
         let xn = match &self.norm {
             Some(n) => n.forward(x),
@@ -249,13 +325,12 @@ impl VisionTransformer {
             Some(f) => f.forward(pooled.clone()),
             None => pooled.clone(),
         };
-        let inner = |t: Tensor<3>| t.inner();
         let plain = dev.clone().inner();
         let r = onehot(targets, self.config.num_classes, &plain)?;
         let r_pooled = linear_rel(head_in.inner(), w(&self.head), r, rules); // fc_norm: identity
         let pooled = pooled.inner();
-        let xn = inner(xn);
-        let mut r_x = match self.config.pool {
+        let xn = xn.inner();
+        let r_x = match self.config.pool {
             Pool::Cls => {
                 let r0 = safe_div(r_pooled, pooled.clone());
                 let cls = xn.clone().narrow(1, 0, 1) * r0.reshape([b, 1, d]);
@@ -269,28 +344,75 @@ impl VisionTransformer {
                 Tensor::cat(vec![Tensor::zeros([b, 1, d], &plain), patches], 1)
             }
         };
-        let mut cams = vec![None; self.blocks.len()];
-        for (l, (blk, a)) in self.blocks.iter().zip(acts.iter()).enumerate().rev() {
-            if l < down_to {
-                break;
-            }
-            let (r_res, r_mlp) = add_rel(inner(a.x_mid.clone()), inner(a.f2.clone()), r_x, rules);
-            let r_g = linear_rel(inner(a.g.clone()), w(&blk.mlp.fc2), r_mlp, rules);
-            let r_h2 = linear_rel(inner(a.h2.clone()), w(&blk.mlp.fc1), r_g, rules);
-            let r_mid = clone_rel(inner(a.x_mid.clone()), vec![r_res, r_h2]);
-            let (r_res1, r_attn) = add_rel(
-                inner(a.x_in.clone()),
-                inner(a.attn.out.clone()),
-                r_mid,
-                rules,
-            );
-            let at = plain_acts(&a.attn);
-            let (r_h1, cam) = attn_relprop(&blk.attn, &at, r_attn, rules);
-            cams[l] = Some(cam);
-            r_x = clone_rel(inner(a.x_in.clone()), vec![r_res1, r_h1]);
-        }
-        Ok(cams)
+        Ok(pre_ln_relprop(&blocks, &acts, r_x, rules, down_to))
     }
+}
+
+/// LRP relevance at the attention probabilities of the image tower of a CLIP zero-shot
+/// classifier (the rules of [`crate::clip`]'s module docs): layers `down_to..L`, each
+/// (B, H, N, N).
+pub(crate) fn clip_image_attn_relevance(
+    view: &ClipImageClassifier,
+    images: &Tensor<4>,
+    targets: &[usize],
+    rules: LrpRules,
+    down_to: usize,
+) -> Result<Vec<Option<Tensor<4>>>> {
+    let model = &view.model;
+    let visual = &model.visual;
+    let dev = model.device();
+    let plain = dev.clone().inner();
+    let b = images.dims()[0];
+    if targets.len() != b {
+        return Err(ModelError::Input(format!(
+            "{} targets for a batch of {b}",
+            targets.len()
+        )));
+    }
+    let mut x = visual.embed(images.clone().to_device(&dev));
+    let blocks: Vec<PreLnBlock> = visual
+        .transformer
+        .resblocks
+        .iter()
+        .map(|r| PreLnBlock {
+            attn: &r.attn,
+            fc1: &r.mlp.c_fc,
+            fc2: &r.mlp.c_proj,
+        })
+        .collect();
+    let mut acts = Vec::with_capacity(blocks.len());
+    for (blk, refs) in visual.transformer.resblocks.iter().zip(blocks.iter()) {
+        let (a, next) = pre_ln_forward(
+            x,
+            refs,
+            |t| blk.ln_1.forward(t),
+            |t| blk.ln_2.forward(t),
+            quick_gelu,
+        );
+        acts.push(a);
+        x = next;
+    }
+    let [_, n, width] = x.dims();
+    let x = x.inner();
+    let cls = x.clone().narrow(1, 0, 1).reshape([b, width]); // ln_post input
+    let cls_ln = visual.ln_post.forward(cls.clone()).inner();
+    let feat = cls_ln.clone().matmul(visual.proj.val().inner());
+    let feat_n = l2_normalize(feat);
+    // Final "linear": logits = feat_n · (exp(logit_scale) · T_n)ᵀ, no bias.
+    let scale = model.logit_scale_exp() as f64;
+    let w_txt = view.text_features().clone().mul_scalar(scale).transpose(); // [embed, C]
+    let r = onehot(targets, view.num_classes(), &plain)?;
+    let r_feat = linear_rel(feat_n, w_txt, r, rules); // 1/‖f‖: identity
+    let r_cls = linear_rel(cls_ln, visual.proj.val().inner(), r_feat, rules); // ln_post: identity
+    let r0 = cls.clone() * safe_div(r_cls, cls); // class-token selection
+    let r_x = Tensor::cat(
+        vec![
+            r0.reshape([b, 1, width]),
+            Tensor::zeros([b, n - 1, width], &plain),
+        ],
+        1,
+    );
+    Ok(pre_ln_relprop(&blocks, &acts, r_x, rules, down_to))
 }
 
 fn plain_acts(a: &AttnActs) -> AttnActs {

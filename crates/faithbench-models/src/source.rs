@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 
 use crate::bert::BertConfig;
+use crate::clip::Clip;
+use crate::clip::ClipConfig;
 use crate::error::{ModelError, Result};
-use crate::load::{find_weights_in_dir, load_model, read_spec, AnyModel, Layout, ModelSpec};
+use crate::load::{
+    find_weights_in_dir, load_clip_model, load_model, read_spec, AnyModel, Layout, ModelSpec,
+};
 use crate::preprocess::Normalization;
 use crate::trace::Family;
 use crate::vit::VitConfig;
@@ -58,6 +62,36 @@ pub const MODEL_PRESETS: &[ModelPreset] = &[
         spec: |layout| ModelSpec::Vit {
             layout,
             config: VitConfig::vit_mae_b16(),
+        },
+    },
+    ModelPreset {
+        name: "clip_vit_b32",
+        description: "OpenAI CLIP ViT-B/32 (the paper's CLIP): image 224/32, width 768, 12 blocks; text width 512, 8 heads, 12 blocks; embed 512; CLIP mean/std. OpenAI state dict (`.pt`/`.pth`/safetensors) or HF CLIPModel",
+        default_layout: Layout::OpenaiClip,
+        layouts: &[Layout::OpenaiClip, Layout::HfClip],
+        spec: |layout| ModelSpec::Clip {
+            layout,
+            config: ClipConfig::clip_vit_b32(),
+        },
+    },
+    ModelPreset {
+        name: "clip_vit_b16",
+        description: "OpenAI CLIP ViT-B/16: as ViT-B/32 with 16-pixel patches (197 image tokens)",
+        default_layout: Layout::OpenaiClip,
+        layouts: &[Layout::OpenaiClip, Layout::HfClip],
+        spec: |layout| ModelSpec::Clip {
+            layout,
+            config: ClipConfig::clip_vit_b16(),
+        },
+    },
+    ModelPreset {
+        name: "clip_vit_l14",
+        description: "OpenAI CLIP ViT-L/14 at 224: image width 1024, 24 blocks, 16 heads; text width 768, 12 heads; embed 768",
+        default_layout: Layout::OpenaiClip,
+        layouts: &[Layout::OpenaiClip, Layout::HfClip],
+        spec: |layout| ModelSpec::Clip {
+            layout,
+            config: ClipConfig::clip_vit_l14(),
         },
     },
 ];
@@ -239,6 +273,17 @@ impl ModelSource {
         }
     }
 
+    /// The CLIP config, or an error naming the weights for other families.
+    pub fn clip_config(&self) -> Result<ClipConfig> {
+        match &self.spec {
+            ModelSpec::Clip { config, .. } => Ok(config.clone()),
+            _ => Err(ModelError::Config {
+                path: self.weights.clone(),
+                reason: format!("this is a {} model, not a CLIP", self.facts().family.name()),
+            }),
+        }
+    }
+
     /// The tokenizer file of a text model (its folder's `tokenizer.json` or `vocab.txt`).
     pub fn tokenizer_path(&self) -> Result<PathBuf> {
         let dir = self.dir.as_deref().ok_or_else(|| ModelError::Config {
@@ -248,9 +293,15 @@ impl ModelSource {
         find_tokenizer(dir)
     }
 
-    /// Loads the weights onto `device`.
+    /// Loads the weights onto `device` (ViT and BERT; a CLIP spec is an error naming
+    /// [`ModelSource::load_clip`]).
     pub fn load(&self, device: &Device) -> Result<AnyModel> {
         load_model(&self.weights, self.spec.clone(), device)
+    }
+
+    /// Loads a CLIP onto `device` (an error for other families).
+    pub fn load_clip(&self, device: &Device) -> Result<Clip> {
+        load_clip_model(&self.weights, self.spec.clone(), device)
     }
 }
 
@@ -269,6 +320,9 @@ mod tests {
         }
         assert!(model_preset("vit_b16").is_some());
         assert!(model_preset("vit_x").is_none());
-        assert_eq!(model_preset_names(), "vit_b16, vit_l16, vit_mae_b16");
+        assert_eq!(
+            model_preset_names(),
+            "vit_b16, vit_l16, vit_mae_b16, clip_vit_b32, clip_vit_b16, clip_vit_l14"
+        );
     }
 }

@@ -110,6 +110,21 @@ pub struct GradRequest {
     pub layers: Vec<usize>,
 }
 
+/// Which stream the token-wise value projection `v·W_Oᵀ` is computed on (see
+/// [`Explainable::trace_vproj`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VprojSource {
+    /// The values the attention actually uses: `v` of the attention input (`ln_1(z)` /
+    /// `norm1(z)` for pre-LN models, the layer input for BERT). The method's definition
+    /// (protocols §1.3) and what TI does for ViT and BERT.
+    #[default]
+    AttentionInput,
+    /// TI's CLIP code (pitfall P9a): `v` recomputed from `ln_1` of the stream *after* the
+    /// attention residual, `ln_1(z + attn(ln_1 z))`. Only CLIP models offer it.
+    PostAttention,
+}
+
 /// What to record during a traced forward.
 #[derive(Debug, Clone, Default)]
 pub struct TraceOptions {
@@ -153,6 +168,10 @@ pub enum Readout {
     MeanPatchRows,
     /// BERT: `t = T[0, :]` over all N tokens, then `t_0 := 0`.
     BertClsRow,
+    /// CLIP text tower (protocols §1.6): the row of the end-of-text token `e` (per sample, see
+    /// [`Explainable::readout_rows`]), columns `1..e` (the text tokens between start and end,
+    /// `e − 1` values): `t_j = T[e, j]`, j = 1..e-1.
+    EotRow,
 }
 
 /// Model family.
@@ -163,14 +182,21 @@ pub enum Family {
     Vit,
     /// BERT sequence classifier (text input).
     Bert,
+    /// CLIP image tower explained against fixed text embeddings (image input; also the family
+    /// of a loaded CLIP model).
+    Clip,
+    /// CLIP text tower explained against fixed image embeddings (text input).
+    ClipText,
 }
 
 impl Family {
-    /// The name used in configs and messages (`vit`, `bert`).
+    /// The name used in configs and messages (`vit`, `bert`, `clip`, `clip_text`).
     pub fn name(self) -> &'static str {
         match self {
             Family::Vit => "vit",
             Family::Bert => "bert",
+            Family::Clip => "clip",
+            Family::ClipText => "clip_text",
         }
     }
 }
@@ -208,6 +234,31 @@ pub trait Explainable {
     ) -> Result<Vec<Option<Tensor<4>>>> {
         let _ = (input, targets, rules, down_to);
         Err(ModelError::Input("this model does not support LRP".into()))
+    }
+    /// The query row of the read-out per sample: 0 for class-token read-outs, the end-of-text
+    /// position for [`Readout::EotRow`].
+    fn readout_rows(&self, input: &ModelInput) -> Result<Vec<usize>> {
+        Ok(vec![0; input.batch_size()])
+    }
+    /// As [`trace`](Explainable::trace), with `v·W_Oᵀ` (recorded when `opts.z_vproj`) computed
+    /// on the stream `source` names. [`VprojSource::AttentionInput`] is `trace` itself; only
+    /// the CLIP views offer [`VprojSource::PostAttention`] (TI's CLIP code, pitfall P9a), other
+    /// models return an error for it.
+    fn trace_vproj(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        opts: &TraceOptions,
+        source: VprojSource,
+    ) -> Result<ForwardTrace> {
+        match source {
+            VprojSource::AttentionInput => self.trace(input, alphas, opts),
+            VprojSource::PostAttention => Err(ModelError::Input(format!(
+                "vproj source `post_attention` is TI's CLIP variant (pitfall P9a); a {} model \
+                 records v·W_Oᵀ of the attention input only",
+                self.family().name()
+            ))),
+        }
     }
     /// Plain forward (alpha = 1), logits (B, C).
     fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {

@@ -1,6 +1,12 @@
 //! Reading checkpoints: safetensors and PyTorch `.pth`/`.pt` files, as the users of timm,
 //! Hugging Face and the MAE release have them.
 //!
+//! TorchScript archives (`torch.jit.save`, the format of OpenAI's CLIP downloads) are not read:
+//! their `data.pkl` pickles `__torch__.*` module objects, which burn's PyTorch reader rejects.
+//! They are recognised (a `constants.pkl` and a `code/` folder in the zip) and the error gives
+//! the one-line conversion to a state dict:
+//! `python -c "import torch; m = torch.jit.load('ViT-B-32.pt', map_location='cpu'); torch.save(m.state_dict(), 'ViT-B-32.state_dict.pt')"`.
+//!
 //! [`WeightFile`] reads every tensor of a file into f32 (f16/bf16/f64 are converted); the format
 //! is detected from the file's first bytes, not its extension. [`Loader`] hands tensors to the
 //! model constructors by their checkpoint name, checks their shapes, and at the end reports any
@@ -121,6 +127,9 @@ impl WeightFile {
 
     fn open_pytorch(path: &Path) -> Result<Self> {
         use burn::store::pytorch_reader::{DType, PytorchReader};
+        if is_torchscript_archive(path) {
+            return Err(torchscript_error(path));
+        }
         let reader = PytorchReader::new(path).map_err(|e| ModelError::Corrupt {
             path: path.to_path_buf(),
             reason: format!("PyTorch file: {e}"),
@@ -216,6 +225,54 @@ impl WeightFile {
     /// Whether the file holds no tensor.
     pub fn is_empty(&self) -> bool {
         self.tensors.is_empty()
+    }
+}
+
+/// Whether a zip checkpoint is a TorchScript archive (`torch.jit.save`): its entries include
+/// `<root>/constants.pkl` and `<root>/code/…`, which a `torch.save` zip never has. Only the
+/// tail of the file (where the zip's central directory lists the entry names) is read.
+fn is_torchscript_archive(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = [0u8; 4];
+    if f.read_exact(&mut head).is_err() || &head != b"PK\x03\x04" {
+        return false;
+    }
+    let Ok(len) = f.seek(SeekFrom::End(0)) else {
+        return false;
+    };
+    let tail = len.min(4 << 20);
+    if f.seek(SeekFrom::Start(len - tail)).is_err() {
+        return false;
+    }
+    let mut buf = Vec::with_capacity(tail as usize);
+    if f.read_to_end(&mut buf).is_err() {
+        return false;
+    }
+    let has = |needle: &[u8]| buf.windows(needle.len()).any(|w| w == needle);
+    has(b"/constants.pkl") && has(b"/code/")
+}
+
+/// The error for a TorchScript archive, with the command that converts it to a state dict.
+fn torchscript_error(path: &Path) -> ModelError {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model.pt".into());
+    let stem = name
+        .strip_suffix(".pt")
+        .or_else(|| name.strip_suffix(".pth"))
+        .unwrap_or(&name);
+    ModelError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: format!(
+            "this is a TorchScript archive (`torch.jit.save`, the format of OpenAI's released CLIP \
+             checkpoints), which holds a scripted module rather than a state dict. Convert it once \
+             with: python -c \"import torch; m = torch.jit.load('{name}', map_location='cpu'); \
+             torch.save(m.state_dict(), '{stem}.state_dict.pt')\" and load `{stem}.state_dict.pt`"
+        ),
     }
 }
 
@@ -323,6 +380,11 @@ impl<'a> Loader<'a> {
     /// Whether the checkpoint has this tensor (does not mark it used).
     pub fn has(&self, name: &str) -> bool {
         self.file.contains(name)
+    }
+
+    /// The stored shape of `name`, if present (does not mark it used).
+    pub fn shape_of(&self, name: &str) -> Option<&[usize]> {
+        self.file.get(name).map(|t| t.shape.as_slice())
     }
 
     /// The raw values of `name`, checked against `shape`; marks the tensor as used.

@@ -199,8 +199,8 @@ pub struct Resources {
 /// The modality a model family reads.
 pub fn family_modality(family: Family) -> Modality {
     match family {
-        Family::Vit => Modality::Image,
-        Family::Bert => Modality::Text,
+        Family::Vit | Family::Clip => Modality::Image,
+        Family::Bert | Family::ClipText => Modality::Text,
     }
 }
 
