@@ -408,6 +408,10 @@ impl DatasetReader for ImageNetVal {
             mask: None,
         })
     }
+    /// The class folder names, one synonym each.
+    fn class_synonyms(&self) -> DataResult<Option<Vec<Vec<String>>>> {
+        Ok(Some(self.classes().iter().map(|c| vec![c.clone()]).collect()))
+    }
 }
 
 #[cfg(test)]

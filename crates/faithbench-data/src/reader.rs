@@ -181,6 +181,11 @@ pub trait DatasetReader {
         let _ = num_outputs;
         Ok(None)
     }
+    /// The names of every class in label order, each a list of synonyms (the first is the
+    /// preferred name), for zero-shot prompts (CLIP). `None` for datasets without named classes.
+    fn class_synonyms(&self) -> DataResult<Option<Vec<Vec<String>>>> {
+        Ok(None)
+    }
 }
 
 /// An opened dataset and what identifies its contents.
