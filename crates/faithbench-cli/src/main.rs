@@ -190,30 +190,34 @@ struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["image", "text"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["image", "text"])))]
 struct ExplainArgs {
     /// A model folder (faithbench.json + weights) or a weights file (then --preset).
     #[arg(long)]
     model: PathBuf,
-    /// Architecture of a weights file: vit_b16, vit_l16, vit_mae_b16.
+    /// Architecture of a weights file (`faithbench list` shows the presets).
     #[arg(long)]
     preset: Option<String>,
-    /// Key layout of a weights file: timm (default) or hf_vit.
+    /// Key layout of a weights file: timm, hf_vit, openai_clip, hf_clip (default: the preset's).
     #[arg(long, value_parser = parse_layout)]
     layout: Option<Layout>,
-    /// An image file (ViT models).
+    /// An image file (ViT and CLIP models).
     #[arg(long)]
     image: Option<PathBuf>,
-    /// A text (BERT model folders with tokenizer.json or vocab.txt).
+    /// A text: the input of a BERT (one), or a CLIP's prompts (repeatable; with --image).
     #[arg(long)]
-    text: Option<String>,
+    text: Vec<String>,
+    /// CLIP: explain the image tower (the image for one prompt, default) or the text tower
+    /// (each prompt's tokens for the image).
+    #[arg(long, value_parser = parse_tower, default_value = "image")]
+    tower: faithbench_pipeline::Tower,
     /// The method (see `faithbench list`).
     #[arg(long)]
     method: String,
     /// A method parameter KEY=VALUE (repeatable; VALUE is a TOML literal, e.g. start_layer=3).
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
-    /// The class to explain (default: the model's prediction).
+    /// The class to explain, or the index of a CLIP prompt (default: the model's prediction).
     #[arg(long)]
     class: Option<usize>,
     /// Image resize pipeline: squash (default), shorter_crop, clip_bicubic.
@@ -229,7 +233,15 @@ struct ExplainArgs {
 
 fn parse_layout(s: &str) -> Result<Layout, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| format!("unknown layout `{s}` (timm, hf_vit, hf_bert)"))
+        .map_err(|_| format!("unknown layout `{s}` (timm, hf_vit, hf_bert, openai_clip, hf_clip)"))
+}
+
+fn parse_tower(s: &str) -> Result<faithbench_pipeline::Tower, String> {
+    match s {
+        "image" => Ok(faithbench_pipeline::Tower::Image),
+        "text" => Ok(faithbench_pipeline::Tower::Text),
+        other => Err(format!("unknown tower `{other}` (image, text)")),
+    }
 }
 
 fn parse_resize(s: &str) -> Result<ResizeMode, String> {
@@ -363,11 +375,6 @@ fn main() -> ExitCode {
             }
         }
         Command::Explain(a) => {
-            let subject = match (a.image, a.text) {
-                (Some(i), None) => faithbench_pipeline::Subject::Image(i),
-                (None, Some(t)) => faithbench_pipeline::Subject::Text(t),
-                _ => unreachable!("clap enforces exactly one of --image / --text"),
-            };
             let method = match faithbench_pipeline::explain::method_config(&a.method, &a.params) {
                 Ok(m) => m,
                 Err(e) => return fail(&e),
@@ -376,7 +383,9 @@ fn main() -> ExitCode {
                 model: a.model,
                 preset: a.preset,
                 layout: a.layout,
-                subject,
+                image: a.image,
+                texts: a.text,
+                tower: a.tower,
                 method,
                 class: a.class,
                 resize: a.resize,

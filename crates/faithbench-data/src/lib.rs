@@ -24,6 +24,7 @@
 pub mod eraser;
 pub mod files;
 pub mod imagenet;
+pub mod imagenet_classes;
 pub mod imagenet_seg;
 pub mod newsgroups;
 pub mod npy;

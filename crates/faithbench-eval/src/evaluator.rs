@@ -264,6 +264,11 @@ pub trait Protocol: Send + Sync + 'static {
     ) -> EvalResult<PairSummary>;
     /// Whether higher or lower values of `metric` are better.
     fn direction(&self, metric: &str) -> Direction;
+    /// The default `faithbench check` tolerance of `metric` for these settings (e.g. AUCs in
+    /// percent get 100× the fraction's). Default: [`default_tolerance`].
+    fn tolerance(&self, metric: &str) -> f64 {
+        default_tolerance(metric)
+    }
     /// One Markdown line describing the protocol and its settings.
     fn describe(&self) -> String;
     /// Which `prefix@…` metric families get their own Markdown table, with titles, given the
@@ -325,6 +330,8 @@ pub trait Evaluator: Send + Sync {
     ) -> EvalResult<PairSummary>;
     /// Whether higher or lower values of `metric` are better.
     fn direction(&self, metric: &str) -> Direction;
+    /// See [`Protocol::tolerance`].
+    fn tolerance(&self, metric: &str) -> f64;
     /// One Markdown line describing the protocol and its settings.
     fn describe(&self) -> String;
     /// See [`Protocol::markdown_tables`].
@@ -408,6 +415,9 @@ impl<P: Protocol> Evaluator for P {
     fn direction(&self, metric: &str) -> Direction {
         Protocol::direction(self, metric)
     }
+    fn tolerance(&self, metric: &str) -> f64 {
+        Protocol::tolerance(self, metric)
+    }
     fn describe(&self) -> String {
         Protocol::describe(self)
     }
@@ -454,6 +464,15 @@ pub struct TextFacts {
     pub max_position: usize,
 }
 
+/// The image side of what an evaluator may need to resolve its settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageFacts {
+    /// The model's input normalisation mean (raw `[0, 1]` units).
+    pub mean: [f32; 3],
+    /// The model's input normalisation std.
+    pub std: [f32; 3],
+}
+
 /// What an evaluator may need to know about its dataset and model to resolve its settings.
 #[derive(Debug, Clone, Copy)]
 pub struct ResolveContext<'a> {
@@ -465,6 +484,9 @@ pub struct ResolveContext<'a> {
     pub classes: Option<&'a [String]>,
     /// Text datasets: tokenizer and length facts.
     pub text: Option<TextFacts>,
+    /// Image datasets: the model's input normalisation (`None` when not known yet, e.g. when a
+    /// config is checked before its model is read).
+    pub image: Option<ImageFacts>,
 }
 
 /// Resolved settings of an evaluator.
@@ -510,6 +532,7 @@ pub const EVALUATORS: &[EvaluatorInfo] = &[
     crate::evaluators::segmentation::EVALUATOR,
     crate::evaluators::eraser_rationales::EVALUATOR,
     crate::evaluators::text_perturbation::EVALUATOR,
+    crate::evaluators::zero_shot_perturbation::EVALUATOR,
 ];
 
 /// The evaluator kind of this name.
@@ -543,9 +566,9 @@ pub fn from_settings<T: DeserializeOwned>(kind: &str, v: &Value) -> EvalResult<T
         .map_err(|e| EvalError::Config(format!("{kind}: resolved settings: {e}")))
 }
 
-/// The default tolerance of `faithbench check` for a metric: the first pattern of any
-/// registered evaluator that matches it (`prefix*` matches by prefix), else 1e-6 (equal at the
-/// summary's 6 decimals).
+/// The default tolerance of `faithbench check` for a metric when its evaluator is not known:
+/// the first pattern of any registered evaluator that matches it (`prefix*` matches by
+/// prefix), else 1e-6 (equal at the summary's 6 decimals).
 pub fn default_tolerance(metric: &str) -> f64 {
     EVALUATORS
         .iter()
@@ -581,6 +604,10 @@ mod tests {
                     pad_id: 0,
                     max_length: 512,
                     max_position: 512,
+                }),
+                image: Some(ImageFacts {
+                    mean: [0.5; 3],
+                    std: [0.5; 3],
                 }),
             };
             let r = (e.resolve)(ex.as_object().expect("object"), &ctx).expect(e.kind);

@@ -44,6 +44,9 @@ struct KeyParts<'a> {
     tokenizer_sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_length: Option<usize>,
+    /// CLIP: the prompts (the explained logit is a prompt's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompts_sha256: Option<String>,
     class: usize,
     sample_id: &'a str,
 }
@@ -85,6 +88,10 @@ impl Cache {
             image_size: dataset.image_size,
             tokenizer_sha256: model.tokenizer_sha256.as_deref(),
             max_length,
+            prompts_sha256: match &dataset.prompts {
+                Some(p) => Some(canonical_hash(p)?),
+                None => None,
+            },
             class,
             sample_id,
         })

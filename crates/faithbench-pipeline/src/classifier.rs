@@ -7,6 +7,8 @@ use faithbench_eval::evaluator::ClassifierError;
 use faithbench_eval::text_perturbation::TextClassifier;
 use faithbench_eval::ImageClassifier;
 use faithbench_models::preprocess::Normalization;
+use faithbench_models::clip::{Clip, ClipImageClassifier};
+use faithbench_models::clip_tokenize::ClipTokenizer;
 use faithbench_models::{Explainable, ModelError, ModelInput, TextBatch};
 
 fn logits_vec(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
@@ -14,6 +16,16 @@ fn logits_vec(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .map_err(|e| ModelError::Input(format!("cannot read logits: {e:?}")))
+}
+
+/// A CLIP as a zero-shot image classifier: the image tower against the text embeddings of one
+/// prompt per class (computed once here; OpenAI's tokenizer, truncating at the model's context
+/// length).
+pub fn clip_zero_shot(clip: &Clip, prompts: &[String]) -> Result<ClipImageClassifier, ModelError> {
+    let tok = ClipTokenizer::new()?;
+    let texts: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let (batch, _) = tok.tokenize_batch(&texts, clip.config.context_length, true, &clip.device())?;
+    ClipImageClassifier::from_prompts(clip.clone(), &batch)
 }
 
 /// Runs an image model on raw `[0, 1]` images, normalising them itself.

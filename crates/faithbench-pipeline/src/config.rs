@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use faithbench_data::files::file_stem;
 use faithbench_data::{Capability, DatasetInfo, Modality};
-use faithbench_eval::evaluator::{evaluator_kind, evaluator_kind_names, TextFacts};
+use faithbench_eval::evaluator::{evaluator_kind, evaluator_kind_names, ImageFacts, TextFacts};
 use faithbench_eval::{EvaluatorInfo, ResolveContext};
 use faithbench_explain::MethodConfig;
 use faithbench_models::preprocess::{Normalization, ResizeMode};
@@ -181,6 +181,38 @@ pub struct ModelSection {
     /// `{ custom = { mean = [..], std = [..] } }`.
     #[serde(default)]
     pub normalization: Option<Normalization>,
+    /// CLIP models: the zero-shot prompts of the dataset's classes (default
+    /// `{ template = "a photo of a {}", names = "first_synonym" }`).
+    #[serde(default)]
+    pub zero_shot: Option<ZeroShot>,
+}
+
+fn d_template() -> String {
+    "a photo of a {}".to_string()
+}
+
+/// How a CLIP model classifies a dataset's images: the image against one prompt per class
+/// (protocols §4.3).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ZeroShot {
+    /// The prompt, with `{}` for the class name (the reference's `"a photo of a {}"`).
+    #[serde(default = "d_template")]
+    pub template: String,
+    /// How a class's synonyms fill `{}`: `first_synonym` (default, `a photo of a tench`) or
+    /// `reference_tuple` (the reference script's Python tuple, `a photo of a ('tench', 'Tinca
+    /// tinca')`, pitfall P9c).
+    #[serde(default)]
+    pub names: faithbench_data::imagenet_classes::ClassNameRule,
+}
+
+impl Default for ZeroShot {
+    fn default() -> Self {
+        ZeroShot {
+            template: d_template(),
+            names: Default::default(),
+        }
+    }
 }
 
 /// Preprocessing settings of a dataset, by modality.
@@ -795,6 +827,14 @@ pub(crate) fn dry_context<'a>(evaluator: &'a str, d: &'a DatasetEntry) -> Resolv
             }),
             Preprocess::Image { .. } => None,
         },
+        // placeholder statistics: the plan resolves again with the model's
+        image: match d.preprocess {
+            Preprocess::Image { .. } => Some(ImageFacts {
+                mean: [0.5; 3],
+                std: [0.5; 3],
+            }),
+            Preprocess::Text { .. } => None,
+        },
     }
 }
 
@@ -878,6 +918,14 @@ fn check_model(m: &ModelSection, what: &str) -> Result<(), String> {
             ))
         }
         _ => {}
+    }
+    if let Some(z) = &m.zero_shot {
+        if z.template.matches("{}").count() != 1 {
+            return Err(format!(
+                "{what}: zero_shot.template must contain `{{}}` once (for the class name), got {:?}",
+                z.template
+            ));
+        }
     }
     if let Some(p) = &m.preset {
         let preset = faithbench_models::model_preset(p).ok_or_else(|| {

@@ -7,14 +7,14 @@
 //! whether or not the run was interrupted, which is what makes resumed summaries byte-identical
 //! to uninterrupted ones.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use faithbench_data::DatasetReader;
 use faithbench_eval::{Evaluator, ExplainedClass};
 use faithbench_explain::{ExplainBatch, Explainer};
 use faithbench_models::tokenize::TextTokenizer;
-use faithbench_models::{AnyModel, Explainable, ModelInput};
+use faithbench_models::{Explainable, ModelInput};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -25,7 +25,7 @@ use crate::error::{Context, Error, Result};
 use crate::modality::image::ImageModality;
 use crate::modality::text::TextModality;
 use crate::modality::Modality;
-use crate::plan::{records_path, Plan, PlanDataset};
+use crate::plan::{records_path, ImageInput, Plan, PlanDataset};
 use crate::records;
 
 /// Seconds spent per stage of a run.
@@ -385,44 +385,52 @@ impl Exec<'_> {
         Ok(Step::Continue)
     }
 
-    /// Runs dataset `di` with its loaded model.
+    /// Runs dataset `di` with the model view it is evaluated with.
     pub(crate) fn run_dataset(
         &mut self,
         di: usize,
-        model: &AnyModel,
+        model: DatasetModel<'_>,
         reader: &dyn DatasetReader,
-        tokenizers: &BTreeMap<String, TextTokenizer>,
     ) -> Result<Step> {
         let ds = &self.plan.plan.datasets[di];
-        let explainable = model.as_explainable();
         match (model, ds.preprocess) {
-            (AnyModel::Vit(vit), Preprocess::Image { resize }) => {
-                let c = &vit.config;
+            (
+                DatasetModel::Image {
+                    model,
+                    input,
+                    num_classes,
+                },
+                Preprocess::Image { resize },
+            ) => {
                 let mut m = ImageModality {
                     reader,
                     dataset: &ds.name,
                     classifier: ImageModel {
-                        model: explainable,
-                        normalization: c.normalization(),
-                        num_classes: c.num_classes,
+                        model,
+                        normalization: input.normalization,
+                        num_classes,
                     },
-                    image_size: c.image_size,
-                    patch: c.patch_size,
-                    grid: c.grid(),
+                    image_size: input.size,
+                    patch: input.patch,
+                    grid: input.size / input.patch,
                     resize,
                 };
                 self.run_loop(&mut m, di)
             }
-            (AnyModel::Bert(bert), Preprocess::Text { max_length }) => {
-                let tokenizer = tokenizers.get(&ds.model).ok_or_else(|| {
-                    Error::failure(format!("model `{}` has no tokenizer", ds.model))
-                })?;
+            (
+                DatasetModel::Text {
+                    model,
+                    tokenizer,
+                    num_classes,
+                },
+                Preprocess::Text { max_length },
+            ) => {
                 let mut m = TextModality {
                     reader,
                     dataset: &ds.name,
                     classifier: TextModel {
-                        model: explainable,
-                        num_classes: bert.config.num_classes,
+                        model,
+                        num_classes,
                         pad_id: tokenizer.pad_id(),
                     },
                     tokenizer,
@@ -437,4 +445,27 @@ impl Exec<'_> {
             ))),
         }
     }
+}
+
+/// The model a dataset is evaluated with, as the run loop needs it: the view explainers trace
+/// and what its classifier needs.
+pub(crate) enum DatasetModel<'a> {
+    /// An image model (a ViT, or a CLIP as a zero-shot classifier over the dataset's prompts).
+    Image {
+        /// The view.
+        model: &'a dyn Explainable,
+        /// Input side, patch, normalisation.
+        input: ImageInput,
+        /// Number of classes.
+        num_classes: usize,
+    },
+    /// A text classifier.
+    Text {
+        /// The model.
+        model: &'a dyn Explainable,
+        /// Its tokenizer.
+        tokenizer: &'a TextTokenizer,
+        /// Number of classes.
+        num_classes: usize,
+    },
 }

@@ -10,8 +10,10 @@ use faithbench_data::npy::write_npy_f32;
 use faithbench_eval::{argmax, softmax};
 use faithbench_explain::{ExplainBatch, MethodConfig};
 use faithbench_models::preprocess::{open_rgb, ResizeMode};
+use faithbench_models::clip::ClipTextView;
+use faithbench_models::clip_tokenize::ClipTokenizer;
 use faithbench_models::tokenize::TextTokenizer;
-use faithbench_models::{AnyModel, Layout, ModelInput, ModelSource};
+use faithbench_models::{AnyModel, Explainable, Layout, ModelInput, ModelSource, ModelSpec};
 use faithbench_report::overlay::heatmap_overlay;
 use faithbench_report::tokens_html::token_heatmap_html;
 use serde::Serialize;
@@ -21,13 +23,16 @@ use crate::error::{Classify, Error, Result};
 use crate::gallery::upscale;
 use crate::modality::image::{prepare_image, upsample_map};
 
-/// What to explain.
-#[derive(Debug, Clone)]
-pub enum Subject {
-    /// An image file.
-    Image(PathBuf),
-    /// A text.
-    Text(String),
+/// Which CLIP tower to explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tower {
+    /// The image tower: the image's map for the similarity logit of one of the texts
+    /// (protocols §1.1, §1.6).
+    #[default]
+    Image,
+    /// The text tower: each text's token map for its similarity with the image (the CLIP
+    /// notebook's text side, protocols §1.6).
+    Text,
 }
 
 /// Settings of one explanation.
@@ -39,11 +44,17 @@ pub struct ExplainRequest {
     pub preset: Option<String>,
     /// Key layout for a weights file.
     pub layout: Option<Layout>,
-    /// The input.
-    pub subject: Subject,
+    /// An image (ViT, CLIP).
+    pub image: Option<PathBuf>,
+    /// Texts: the text of a BERT, or a CLIP's prompts (classes of the image tower; the texts
+    /// explained by the text tower).
+    pub texts: Vec<String>,
+    /// CLIP: which tower.
+    pub tower: Tower,
     /// The method and its parameters.
     pub method: MethodConfig,
-    /// Explained class (default: the prediction).
+    /// Explained class: a class of the model, or the index of a CLIP prompt (default: the
+    /// prediction).
     pub class: Option<usize>,
     /// Resize mode for images.
     pub resize: ResizeMode,
@@ -122,101 +133,211 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).failure(|| format!("{}: cannot write", path.display()))
 }
 
+fn short(text: &str) -> String {
+    if text.chars().count() > 60 {
+        text.chars().take(60).collect::<String>().trim_end().to_string() + " …"
+    } else {
+        text.to_string()
+    }
+}
+
+fn usage(req: &ExplainRequest, what: &str) -> Error {
+    Error::input(format!("{}: {what}", req.model.display()))
+}
+
+/// What one explanation produced: the map and how to show it.
+enum View {
+    /// An image map on a `grid × grid` patch grid.
+    Image {
+        image: image::RgbImage,
+        grid: usize,
+        patch: usize,
+    },
+    /// A token map.
+    Tokens { tokens: Vec<String>, title: String },
+}
+
 /// Explains one input; returns the files written.
 pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
     let source = if req.model.is_dir() {
         if req.preset.is_some() || req.layout.is_some() {
-            return Err(Error::input(format!(
-                "{}: --preset/--layout go with a weights file; a model folder has faithbench.json",
-                req.model.display()
-            )));
+            return Err(usage(
+                req,
+                "--preset/--layout go with a weights file; a model folder has faithbench.json",
+            ));
         }
         ModelSource::from_dir(&req.model, None)?
     } else {
         let preset = req.preset.as_deref().ok_or_else(|| {
-            Error::input(format!(
-                "{}: a weights file needs --preset ({})",
-                req.model.display(),
-                faithbench_models::source::model_preset_names()
-            ))
+            usage(
+                req,
+                &format!(
+                    "a weights file needs --preset ({})",
+                    faithbench_models::source::model_preset_names()
+                ),
+            )
         })?;
         ModelSource::from_weights(&req.model, preset, req.layout, None)?
     };
-    let facts = source.facts();
-    let method = req.method.resolved(facts.family, facts.num_layers);
-    let explainer = method.build()?;
     let device = faithbench_models::device_by_name(&req.device)?.autodiff();
-    let any = source.load(&device)?;
-    let model = any.as_explainable();
     std::fs::create_dir_all(&req.out)
         .failure(|| format!("{}: cannot create the output folder", req.out.display()))?;
-    let stem = file_stem(method.method());
-    let map_file = req.out.join(format!("{stem}.npy"));
-
-    enum View {
-        Image(image::RgbImage, usize, usize),
-        Text(Vec<String>),
+    let is_clip = matches!(source.spec, ModelSpec::Clip { .. });
+    if is_clip {
+        return explain_clip(req, &source, &device);
     }
-    let (input, logits, view, input_desc, ids): (ModelInput, Vec<f32>, View, String, Vec<String>) =
-        match (&req.subject, &any) {
-            (Subject::Image(path), AnyModel::Vit(vit)) => {
-                let img = open_rgb(path)?;
-                let c = &vit.config;
-                let s = c.image_size;
-                let prepared = prepare_image(&img, s, req.resize);
-                let cls = ImageModel {
-                    model,
-                    normalization: c.normalization(),
-                    num_classes: c.num_classes,
-                };
-                let input = cls.input(&prepared.raw, 1, s, s);
-                let logits = cls.logits_of(&input)?;
-                (
-                    input,
-                    logits,
-                    View::Image(prepared.image, c.grid(), c.patch_size),
-                    path.display().to_string(),
-                    vec![path.display().to_string()],
-                )
-            }
-            (Subject::Text(text), AnyModel::Bert(bert)) => {
-                let tok = TextTokenizer::from_file(source.tokenizer_path()?)?;
-                let (batch, encs) =
-                    tok.batch(&[text.as_str()], bert.config.max_position, &device)?;
+    let any = source.load(&device)?;
+    let model = any.as_explainable();
+    let facts = source.facts();
+    let method = req.method.resolved(facts.family, facts.num_layers);
+    match &any {
+        AnyModel::Vit(vit) => {
+            let path = match (&req.image, req.texts.is_empty()) {
+                (Some(p), true) => p,
+                _ => return Err(usage(req, "a ViT explains one --image (and no --text)")),
+            };
+            let c = &vit.config;
+            let prepared = prepare_image(&open_rgb(path)?, c.image_size, req.resize);
+            let cls = ImageModel {
+                model,
+                normalization: c.normalization(),
+                num_classes: c.num_classes,
+            };
+            let input = cls.input(&prepared.raw, 1, c.image_size, c.image_size);
+            let logits = cls.logits_of(&input)?;
+            let view = View::Image {
+                image: prepared.image,
+                grid: c.grid(),
+                patch: c.patch_size,
+            };
+            one(req, model, &method, &input, &logits, view, &path.display().to_string(), "", Vec::new())
+        }
+        AnyModel::Bert(bert) => {
+            let text = match (&req.image, req.texts.as_slice()) {
+                (None, [t]) => t,
+                _ => return Err(usage(req, "a BERT explains one --text (and no --image)")),
+            };
+            let tok = TextTokenizer::from_file(source.tokenizer_path()?)?;
+            let (batch, encs) = tok.batch(&[text.as_str()], bert.config.max_position, &device)?;
+            let input = ModelInput::Text(batch);
+            let tm = TextModel {
+                model,
+                num_classes: bert.config.num_classes,
+                pad_id: tok.pad_id(),
+            };
+            let logits = tm.logits_of(&input)?;
+            let tokens = encs.into_iter().next().map(|e| e.tokens).unwrap_or_default();
+            let names = source
+                .dir
+                .as_deref()
+                .map(|d| id2label(&d.join("config.json")))
+                .unwrap_or_default();
+            let title = short(text);
+            one(req, model, &method, &input, &logits, View::Tokens { tokens, title }, text, "", names)
+        }
+    }
+}
+
+/// CLIP: the image tower against the texts, or the text tower against the image.
+fn explain_clip(
+    req: &ExplainRequest,
+    source: &ModelSource,
+    device: &burn::prelude::Device,
+) -> Result<Vec<PathBuf>> {
+    let path = req
+        .image
+        .as_ref()
+        .ok_or_else(|| usage(req, "a CLIP explains an --image against one or more --text prompts"))?;
+    if req.texts.is_empty() {
+        return Err(usage(req, "a CLIP explains an --image against one or more --text prompts"));
+    }
+    let clip = source.load_clip(device)?;
+    let c = clip.config.clone();
+    let prepared = prepare_image(&open_rgb(path)?, c.image_size, req.resize);
+    match req.tower {
+        Tower::Image => {
+            let view = crate::classifier::clip_zero_shot(&clip, &req.texts)?;
+            let method = req.method.resolved(view.family(), view.num_layers());
+            let cls = ImageModel {
+                model: &view,
+                normalization: c.normalization(),
+                num_classes: req.texts.len(),
+            };
+            let input = cls.input(&prepared.raw, 1, c.image_size, c.image_size);
+            let logits = cls.logits_of(&input)?;
+            let v = View::Image {
+                image: prepared.image,
+                grid: c.grid(),
+                patch: c.patch_size,
+            };
+            one(req, &view, &method, &input, &logits, v, &path.display().to_string(), "", req.texts.clone())
+        }
+        Tower::Text => {
+            let raw = burn::prelude::Tensor::<4>::from_data(
+                burn::prelude::TensorData::new(prepared.raw.clone(), [1, 3, c.image_size, c.image_size]),
+                device,
+            );
+            let view = ClipTextView::from_images(clip.clone(), &c.normalization().apply(raw))?;
+            let method = req.method.resolved(view.family(), view.num_layers());
+            let tok = ClipTokenizer::new()?;
+            let mut written = Vec::new();
+            for (i, text) in req.texts.iter().enumerate() {
+                let (batch, enc) = tok.tokenize_batch(&[text.as_str()], c.context_length, true, device)?;
                 let input = ModelInput::Text(batch);
-                let tm = TextModel {
-                    model,
-                    num_classes: bert.config.num_classes,
-                    pad_id: tok.pad_id(),
+                let logits = TextModel {
+                    model: &view,
+                    num_classes: 1,
+                    pad_id: 0,
+                }
+                .logits_of(&input)?;
+                let e = enc.into_iter().next().ok_or_else(|| Error::failure("no encoding"))?;
+                // the EOT read-out covers the tokens between start and end
+                let eot = e.eot_position();
+                let tokens = e.texts[1..eot].to_vec();
+                let suffix = if req.texts.len() > 1 {
+                    format!("_text{i}")
+                } else {
+                    String::new()
                 };
-                let logits = tm.logits_of(&input)?;
-                let tokens = encs
-                    .into_iter()
-                    .next()
-                    .map(|e| e.tokens)
-                    .unwrap_or_default();
-                (
-                    input,
-                    logits,
-                    View::Text(tokens),
-                    text.clone(),
-                    vec!["text".to_string()],
-                )
+                let v = View::Tokens {
+                    tokens,
+                    title: short(text),
+                };
+                written.extend(one(
+                    &ExplainRequest {
+                        class: Some(0),
+                        ..req.clone()
+                    },
+                    &view,
+                    &method,
+                    &input,
+                    &logits,
+                    v,
+                    text,
+                    &suffix,
+                    vec![path.display().to_string()],
+                )?);
             }
-            (Subject::Image(_), AnyModel::Bert(_)) => {
-                return Err(Error::input(format!(
-                    "{}: a BERT model explains --text, not --image",
-                    req.model.display()
-                )))
-            }
-            (Subject::Text(_), AnyModel::Vit(_)) => {
-                return Err(Error::input(format!(
-                    "{}: a ViT explains --image, not --text",
-                    req.model.display()
-                )))
-            }
-        };
-    let predicted = argmax(&logits);
+            Ok(written)
+        }
+    }
+}
+
+/// Explains one prepared input and writes its files.
+#[allow(clippy::too_many_arguments)]
+fn one(
+    req: &ExplainRequest,
+    model: &dyn Explainable,
+    method: &MethodConfig,
+    input: &ModelInput,
+    logits: &[f32],
+    view: View,
+    input_desc: &str,
+    suffix: &str,
+    class_names: Vec<String>,
+) -> Result<Vec<PathBuf>> {
+    let explainer = method.build()?;
+    let predicted = argmax(logits);
     let class = req.class.unwrap_or(predicted);
     if class >= logits.len() {
         return Err(Error::input(format!(
@@ -224,17 +345,23 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             logits.len()
         )));
     }
+    let ids = vec![input_desc.to_string()];
     let maps = explainer.explain(
         model,
         &ExplainBatch {
-            input: &input,
+            input,
             targets: &[class],
             ids: &ids,
         },
     )?;
     let row = maps.row(0).to_vec();
+    let stem = format!("{}{suffix}", file_stem(method.method()));
+    let named = |c: usize| match class_names.get(c) {
+        Some(n) if !n.is_empty() => format!("{c} ({n})"),
+        _ => c.to_string(),
+    };
     let (shape, view_file) = match view {
-        View::Image(img, grid, patch) => {
+        View::Image { image, grid, patch } => {
             if row.len() != grid * grid {
                 return Err(Error::failure(format!(
                     "explainer returned {} values for a {grid}×{grid} grid",
@@ -244,24 +371,22 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             let (up, norm) =
                 upsample_map(&row, grid, patch).map_err(|e| Error::failure(e.to_string()))?;
             let norm = norm.unwrap_or_else(|| vec![0.0; up.len()]);
-            let overlay = upscale(heatmap_overlay(&img, &norm)?);
+            let overlay = upscale(heatmap_overlay(&image, &norm)?);
             let p = req.out.join(format!("{stem}_overlay.png"));
             overlay
                 .save(&p)
                 .failure(|| format!("{}: cannot write", p.display()))?;
             (vec![grid, grid], p)
         }
-        View::Text(tokens) => {
-            let names = source
-                .dir
-                .as_deref()
-                .map(|d| id2label(&d.join("config.json")))
-                .unwrap_or_default();
-            let named = |c: usize| match names.get(c) {
-                Some(n) => format!("{c} ({n})"),
-                None => c.to_string(),
-            };
-            let probs = softmax(&logits);
+        View::Tokens { tokens, title } => {
+            if tokens.len() != row.len() {
+                return Err(Error::failure(format!(
+                    "explainer returned {} values for {} tokens",
+                    row.len(),
+                    tokens.len()
+                )));
+            }
+            let probs = softmax(logits);
             let meta = vec![
                 ("model".to_string(), req.model.display().to_string()),
                 ("explainer".to_string(), explainer.name()),
@@ -270,21 +395,10 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
                     "predicted class".to_string(),
                     format!("{} — p = {:.3}", named(predicted), probs[predicted]),
                 ),
-                ("word pieces".to_string(), tokens.len().to_string()),
+                ("tokens".to_string(), tokens.len().to_string()),
             ];
-            let short: String = if input_desc.chars().count() > 60 {
-                input_desc
-                    .chars()
-                    .take(60)
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string()
-                    + " …"
-            } else {
-                input_desc.clone()
-            };
             let html = token_heatmap_html(
-                &format!("{} — “{}”", explainer.name(), short),
+                &format!("{} — “{}”", explainer.name(), title),
                 &tokens,
                 &row,
                 &meta,
@@ -294,16 +408,17 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
             (vec![row.len()], p)
         }
     };
+    let map_file = req.out.join(format!("{stem}.npy"));
     write_npy_f32(&map_file, &shape, &row)
         .failure(|| format!("{}: cannot write", map_file.display()))?;
     let report = Report {
-        input: input_desc,
+        input: input_desc.to_string(),
         model: req.model.clone(),
         method: method.clone(),
         explainer: explainer.name(),
         explained_class: class,
         predicted_class: predicted,
-        top5: top5(&logits),
+        top5: top5(logits),
         map_file: map_file.clone(),
         map_shape: shape,
         view_file: view_file.clone(),

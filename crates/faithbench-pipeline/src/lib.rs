@@ -64,7 +64,7 @@ pub use check::{check, CheckReport};
 pub use compare::compare;
 pub use config::{ConfigError, Settings};
 pub use error::{Error, ErrorKind, Result};
-pub use explain::{explain, ExplainRequest, Subject};
+pub use explain::{explain, ExplainRequest, Tower};
 pub use listing::{listing, registry_markdown};
 pub use plan::{resolve, Overrides, Plan};
 pub use run::{report, run, run_settings, RunOptions, RunOutcome};

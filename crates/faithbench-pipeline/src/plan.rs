@@ -13,15 +13,16 @@ use std::path::{Path, PathBuf};
 
 use faithbench_data::files::sha256_file;
 use faithbench_data::{DatasetReader, Modality};
-use faithbench_eval::evaluator::{evaluator_kind, TextFacts};
+use faithbench_eval::evaluator::{evaluator_kind, ImageFacts, TextFacts};
 use faithbench_eval::{BootstrapConfig, Evaluator, ResolveContext, Resolved};
 use faithbench_explain::MethodConfig;
+use faithbench_models::preprocess::Normalization;
 use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::{Family, ModelSource, ModelSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{DatasetEntry, ModelSection, Preprocess, Settings, DEFAULT_MODEL};
+use crate::config::{DatasetEntry, ModelSection, Preprocess, Settings, ZeroShot, DEFAULT_MODEL};
 use crate::error::{Classify, Context, Error, Result};
 use crate::util::canonical_hash;
 
@@ -69,6 +70,37 @@ pub struct PlanModel {
     /// sha256 of the tokenizer file (text models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_sha256: Option<String>,
+    /// CLIP models: how the zero-shot prompts are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero_shot: Option<ZeroShot>,
+}
+
+/// What an image model needs of its input: side, patch, normalisation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageInput {
+    /// Input side S.
+    pub size: usize,
+    /// Patch side.
+    pub patch: usize,
+    /// Input normalisation.
+    pub normalization: Normalization,
+}
+
+/// The image input of a model description (`None` for text models).
+pub fn image_input(spec: &ModelSpec) -> Option<ImageInput> {
+    match spec {
+        ModelSpec::Vit { config, .. } => Some(ImageInput {
+            size: config.image_size,
+            patch: config.patch_size,
+            normalization: config.normalization(),
+        }),
+        ModelSpec::Clip { config, .. } => Some(ImageInput {
+            size: config.image_size,
+            patch: config.patch_size,
+            normalization: config.normalization(),
+        }),
+        ModelSpec::Bert { .. } => None,
+    }
 }
 
 /// A dataset of a plan.
@@ -88,6 +120,9 @@ pub struct PlanDataset {
     /// Class names in label order, where the dataset names them (text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// The zero-shot prompt of each class, in label order (datasets of CLIP models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
     /// What identifies the samples' contents (file hashes, splits, …).
     pub fingerprint: Value,
     /// Number of samples.
@@ -253,12 +288,24 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
         } else {
             (None, None)
         };
+        let is_clip = matches!(source.spec, ModelSpec::Clip { .. });
+        let zero_shot = match (&m.zero_shot, is_clip) {
+            (z, true) => Some(z.clone().unwrap_or_default()),
+            (None, false) => None,
+            (Some(_), false) => {
+                return Err(Error::input(format!(
+                    "{what} of {cfg_path}: `zero_shot` applies to CLIP models; this is a {} model",
+                    source.facts().family.name()
+                )))
+            }
+        };
         models.insert(
             name.clone(),
             PlanModel {
                 spec: source.spec.clone(),
                 weights_sha256,
                 tokenizer_sha256,
+                zero_shot,
             },
         );
         model_locations.insert(
@@ -277,7 +324,7 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
     let mut ds_locations = BTreeMap::new();
     for d in &settings.datasets {
         let source = &sources[&d.model];
-        let (pd, reader, locations) = resolve_dataset(d, source, ov.limit)
+        let (pd, reader, locations) = resolve_dataset(d, source, models[&d.model].zero_shot.as_ref(), ov.limit)
             .context(|| format!("dataset `{}` of {cfg_path}", d.name))?;
         ds_locations.insert(d.name.clone(), locations);
         datasets.push(pd);
@@ -321,11 +368,16 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
             }
             Preprocess::Image { .. } => None,
         };
+        let image = image_input(&sources[&d.model].spec).map(|i| {
+            let (mean, std) = i.normalization.mean_std();
+            ImageFacts { mean, std }
+        });
         let ctx = ResolveContext {
             evaluator: &e.name,
             dataset: &d.name,
             classes: d.classes.as_deref(),
             text,
+            image,
         };
         let r = (e.kind.resolve)(&e.keys, &ctx).context(|| format!("{cfg_path}"))?;
         if !r.options.is_null() {
@@ -401,6 +453,7 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
 fn resolve_dataset(
     d: &DatasetEntry,
     source: &ModelSource,
+    zero_shot: Option<&ZeroShot>,
     limit: Option<usize>,
 ) -> Result<(PlanDataset, Box<dyn DatasetReader>, Vec<PathBuf>)> {
     let facts = source.facts();
@@ -417,12 +470,28 @@ fn resolve_dataset(
     }
     let opened = (d.kind.open)(&d.keys)?;
     let reader = opened.reader;
+    let mut prompts = None;
     let (preprocess, image_size, classes) = match d.preprocess {
-        Preprocess::Image { resize } => (
-            Preprocess::Image { resize },
-            Some(source.vit_config()?.image_size),
-            None,
-        ),
+        Preprocess::Image { resize } => {
+            let input = image_input(&source.spec).ok_or_else(|| {
+                Error::failure(format!("model `{}` has no image input", d.model))
+            })?;
+            if let Some(z) = zero_shot {
+                let synonyms = reader.class_synonyms()?.ok_or_else(|| {
+                    Error::input(format!(
+                        "CLIP's zero-shot classifier needs the classes' names; {} datasets have none",
+                        d.kind.kind
+                    ))
+                })?;
+                prompts = Some(
+                    synonyms
+                        .iter()
+                        .map(|s| faithbench_data::imagenet_classes::prompt(&z.template, s, z.names))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            (Preprocess::Image { resize }, Some(input.size), None)
+        }
         Preprocess::Text { max_length } => {
             let bert = source.bert_config()?;
             let classes = reader.class_names(bert.num_classes)?;
@@ -449,6 +518,7 @@ fn resolve_dataset(
         preprocess,
         image_size,
         classes,
+        prompts,
         fingerprint: opened.fingerprint,
         num_samples: n,
         sample_ids,

@@ -9,9 +9,10 @@ use serde::Serialize;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::error::{Classify, Context, Error, Result};
-use crate::execute::{Counters, Exec, Stages, Step};
+use crate::classifier::clip_zero_shot;
+use crate::execute::{Counters, DatasetModel, Exec, Stages, Step};
 use crate::gallery;
-use crate::plan::{records_path, resolve, Overrides, Plan};
+use crate::plan::{image_input, records_path, resolve, Overrides, Plan};
 use crate::records;
 use crate::summary::{evaluators, write_reports, RunSummary};
 use crate::util::{git_commit, pretty_json, rfc3339};
@@ -31,6 +32,25 @@ pub struct RunOptions {
     pub stop_after_records: Option<usize>,
     /// The command line, recorded in the manifest.
     pub command: Vec<String>,
+}
+
+/// A loaded model.
+enum Loaded {
+    Vit(faithbench_models::vit::VisionTransformer),
+    Bert(faithbench_models::bert::Bert),
+    Clip(faithbench_models::clip::Clip),
+}
+
+impl Loaded {
+    fn load(source: &faithbench_models::ModelSource, device: &burn::prelude::Device) -> Result<Self> {
+        Ok(match &source.spec {
+            faithbench_models::ModelSpec::Clip { .. } => Loaded::Clip(source.load_clip(device)?),
+            _ => match source.load(device)? {
+                faithbench_models::AnyModel::Vit(v) => Loaded::Vit(v),
+                faithbench_models::AnyModel::Bert(b) => Loaded::Bert(b),
+            },
+        })
+    }
 }
 
 /// How a run ended.
@@ -216,8 +236,7 @@ pub fn run_settings(
     let mut loaded = BTreeMap::new();
     for ds in &plan.plan.datasets {
         if !loaded.contains_key(&ds.model) {
-            let m = resources.models[&ds.model]
-                .load(&device)
+            let m = Loaded::load(&resources.models[&ds.model], &device)
                 .context(|| format!("loading model `{}`", ds.model))?;
             loaded.insert(ds.model.clone(), m);
         }
@@ -293,12 +312,36 @@ pub fn run_settings(
 
     let t_exec = Instant::now();
     for (di, ds) in plan.plan.datasets.iter().enumerate() {
-        let step = exec.run_dataset(
-            di,
-            &loaded[&ds.model],
-            resources.datasets[di].as_ref(),
-            &resources.tokenizers,
-        )?;
+        let zero_shot;
+        let model = match &loaded[&ds.model] {
+            Loaded::Vit(v) => DatasetModel::Image {
+                model: v,
+                input: image_input(&plan.plan.models[&ds.model].spec)
+                    .ok_or_else(|| Error::failure("a ViT without image input"))?,
+                num_classes: v.config.num_classes,
+            },
+            Loaded::Bert(b) => DatasetModel::Text {
+                model: b,
+                tokenizer: resources.tokenizers.get(&ds.model).ok_or_else(|| {
+                    Error::failure(format!("model `{}` has no tokenizer", ds.model))
+                })?,
+                num_classes: b.config.num_classes,
+            },
+            Loaded::Clip(c) => {
+                let prompts = ds.prompts.as_deref().ok_or_else(|| {
+                    Error::failure(format!("dataset `{}` has no zero-shot prompts", ds.name))
+                })?;
+                zero_shot = clip_zero_shot(c, prompts)
+                    .context(|| format!("the zero-shot prompts of dataset `{}`", ds.name))?;
+                DatasetModel::Image {
+                    model: &zero_shot,
+                    input: image_input(&plan.plan.models[&ds.model].spec)
+                        .ok_or_else(|| Error::failure("a CLIP without image input"))?,
+                    num_classes: prompts.len(),
+                }
+            }
+        };
+        let step = exec.run_dataset(di, model, resources.datasets[di].as_ref())?;
         if step == Step::Stop {
             log(&format!(
                 "stopped after {} records, as asked; rerun to resume",

@@ -331,7 +331,8 @@ impl Default for Tolerance {
     }
 }
 
-/// Tolerances for a comparison: a default plus per-metric overrides.
+/// Tolerances for a comparison: a default, per-metric overrides, and per-(evaluator, metric)
+/// overrides (which win).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToleranceSpec {
     /// Tolerance for metrics without an override.
@@ -339,6 +340,9 @@ pub struct ToleranceSpec {
     /// Overrides keyed by metric name.
     #[serde(default)]
     pub per_metric: BTreeMap<String, Tolerance>,
+    /// Overrides keyed by evaluator name, then metric name.
+    #[serde(default)]
+    pub per_evaluator_metric: BTreeMap<String, BTreeMap<String, Tolerance>>,
 }
 
 impl ToleranceSpec {
@@ -347,12 +351,22 @@ impl ToleranceSpec {
         ToleranceSpec {
             default: Tolerance { abs, rel },
             per_metric: BTreeMap::new(),
+            per_evaluator_metric: BTreeMap::new(),
         }
     }
 
-    /// The tolerance that applies to `metric`.
+    /// The tolerance that applies to `metric` (of any evaluator).
     pub fn for_metric(&self, metric: &str) -> Tolerance {
         self.per_metric.get(metric).copied().unwrap_or(self.default)
+    }
+
+    /// The tolerance that applies to `metric` of `evaluator`.
+    pub fn for_row(&self, evaluator: &str, metric: &str) -> Tolerance {
+        self.per_evaluator_metric
+            .get(evaluator)
+            .and_then(|m| m.get(metric))
+            .copied()
+            .unwrap_or_else(|| self.for_metric(metric))
     }
 }
 
@@ -441,7 +455,7 @@ impl SummaryDiff {
             let (evaluator, metric, explainer) = key;
             let br = b.get(&key).copied();
             let cr = c.get(&key).copied();
-            let t = tol.for_metric(metric);
+            let t = tol.for_row(evaluator, metric);
             let (delta, allowed, within, status) = match (br, cr) {
                 (Some(br), Some(cr)) => {
                     let delta = cr.value - br.value;

@@ -994,6 +994,7 @@ mod tests {
             dataset: "d",
             classes: None,
             text: None,
+            image: None,
         };
         for (t, msg) in [
             (serde_json::json!({"ks": [0]}), "ks must be"),

@@ -4,3 +4,4 @@ pub mod eraser_rationales;
 pub mod perturbation;
 pub mod segmentation;
 pub mod text_perturbation;
+pub mod zero_shot_perturbation;

@@ -37,21 +37,57 @@ fn bi2023() -> AucRule {
 /// The config keys of `[[evaluators]] kind = "perturbation"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Keys {
+pub(crate) struct Keys {
     /// `positive` (remove the most relevant pixels first) or `negative`.
-    mode: PerturbationMode,
+    pub(crate) mode: PerturbationMode,
     /// Explained class: `predicted` (default) or `target`.
     #[serde(default = "predicted")]
-    class: ExplainedClass,
+    pub(crate) class: ExplainedClass,
     /// AUC rule: `bi2023` (default, the paper's), `chefer2021`, `trapezoid`.
     #[serde(default = "bi2023")]
-    auc: AucRule,
+    pub(crate) auc: AucRule,
     /// Removal fractions (default `[0.1, …, 0.9]`).
     #[serde(default)]
-    levels: Option<Vec<f64>>,
+    pub(crate) levels: Option<Vec<f64>>,
     /// Raw value written into removed pixels (default `"raw_black"`).
     #[serde(default)]
-    removal: Option<RemovalValue>,
+    pub(crate) removal: Option<Removal>,
+}
+
+/// The `removal` key: a raw value, or `"normalised_zero"` — the value 0 of the *normalised*
+/// tensor, i.e. the model's mean colour in raw space (what the reference's CLIP test removes,
+/// pitfall P9d).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Removal {
+    /// `"normalised_zero"`.
+    Named(NamedRemoval),
+    /// `"raw_black"`, `{ value = v }`, `{ per_channel = [r, g, b] }`.
+    Raw(RemovalValue),
+}
+
+/// Removal values named after what they mean for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedRemoval {
+    /// 0 in the normalised tensor: the per-channel normalisation mean in raw space.
+    NormalisedZero,
+}
+
+impl Removal {
+    /// The raw value, given the model's normalisation mean.
+    pub fn resolve(self, ctx: &ResolveContext<'_>) -> EvalResult<RemovalValue> {
+        match self {
+            Removal::Raw(v) => Ok(v),
+            Removal::Named(NamedRemoval::NormalisedZero) => match ctx.image {
+                Some(f) => Ok(RemovalValue::PerChannel(f.mean)),
+                None => Err(EvalError::Config(format!(
+                    "evaluator `{}`: removal = \"normalised_zero\" needs the model's normalisation, which is not known here",
+                    ctx.evaluator
+                ))),
+            },
+        }
+    }
 }
 
 /// Resolved settings (hashed into the plan).
@@ -63,9 +99,14 @@ pub struct Settings {
     pub auc: AucRule,
 }
 
-/// The perturbation evaluator.
+/// The perturbation evaluator (also the CLIP zero-shot one, with other defaults).
 #[derive(Debug, Clone)]
-pub struct Perturbation(pub Settings);
+pub struct Perturbation {
+    /// Settings.
+    pub settings: Settings,
+    /// The registry kind it was built as.
+    pub kind: &'static str,
+}
 
 /// Registry entry.
 pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
@@ -87,13 +128,24 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
         Err(_) => "perturbation".into(),
     },
     build: |r| {
-        Ok(Box::new(Perturbation(from_settings("perturbation", &r.settings)?))
-            as Box<dyn Evaluator>)
+        Ok(Box::new(Perturbation {
+            settings: from_settings("perturbation", &r.settings)?,
+            kind: "perturbation",
+        }) as Box<dyn Evaluator>)
     },
 };
 
 fn resolve(table: &Map<String, Value>, ctx: &ResolveContext<'_>) -> EvalResult<Resolved> {
     let k: Keys = config("perturbation", table)?;
+    resolve_keys(k, PerturbationConfig::vit_reference(PerturbationMode::Positive, ExplainedClass::Predicted), ctx)
+}
+
+/// Resolves the keys over a reference protocol's defaults (levels, removal).
+pub(crate) fn resolve_keys(
+    k: Keys,
+    reference: PerturbationConfig,
+    ctx: &ResolveContext<'_>,
+) -> EvalResult<Resolved> {
     if let Some(l) = &k.levels {
         if l.is_empty() || l.iter().any(|p| !(0.0..=1.0).contains(p)) {
             return Err(EvalError::Config(format!(
@@ -102,12 +154,16 @@ fn resolve(table: &Map<String, Value>, ctx: &ResolveContext<'_>) -> EvalResult<R
             )));
         }
     }
-    let mut c = PerturbationConfig::vit_reference(k.mode, k.class);
+    let mut c = PerturbationConfig {
+        mode: k.mode,
+        explained_class: k.class,
+        ..reference
+    };
     if let Some(l) = k.levels {
         c.levels = l;
     }
     if let Some(r) = k.removal {
-        c.removal = r;
+        c.removal = r.resolve(ctx)?;
     }
     c.scored_class = ScoredClass::GroundTruth;
     c.validate()
@@ -143,15 +199,15 @@ impl Protocol for Perturbation {
     type Record = PerturbationRecord;
 
     fn kind(&self) -> &'static str {
-        EVALUATOR.kind
+        self.kind
     }
 
     fn explained(&self) -> ExplainedClass {
-        self.0.config.explained_class
+        self.settings.config.explained_class
     }
 
     fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<PerturbationRecord>> {
-        let c = chunk.image(EVALUATOR.kind)?;
+        let c = chunk.image(self.kind)?;
         let zeros = vec![0.0f32; c.height * c.width];
         let samples = c
             .samples
@@ -175,7 +231,7 @@ impl Protocol for Perturbation {
             &samples,
             c.height,
             c.width,
-            &self.0.config,
+            &self.settings.config,
             c.eval_batch,
         )
         .map_err(EvalError::protocol)
@@ -187,7 +243,7 @@ impl Protocol for Perturbation {
         recs: &[PerturbationRecord],
         cfg: &BootstrapConfig,
     ) -> EvalResult<PairSummary> {
-        let rule = self.0.auc;
+        let rule = self.settings.auc;
         let s = summarise(recs, rule).map_err(EvalError::protocol)?;
         let auc_ci = auc_bootstrap_ci(recs, rule, cfg).map_err(EvalError::protocol)?;
         let mut rows = vec![names.row("auc", s.auc, &auc_ci)];
@@ -220,14 +276,23 @@ impl Protocol for Perturbation {
 
     fn direction(&self, metric: &str) -> Direction {
         let headline = metric == "auc" || metric.starts_with("accuracy@");
-        match self.0.config.mode {
+        match self.settings.config.mode {
             PerturbationMode::Positive if headline => Direction::LowerBetter,
             _ => Direction::HigherBetter,
         }
     }
 
+    /// AUCs in percent (every rule but `bi2023`) get 0.5 points, the fraction's 0.005 × 100.
+    fn tolerance(&self, metric: &str) -> f64 {
+        if metric == "auc" && self.settings.auc != AucRule::Bi2023 {
+            0.5
+        } else {
+            crate::evaluator::default_tolerance(metric)
+        }
+    }
+
     fn describe(&self) -> String {
-        let c = &self.0.config;
+        let c = &self.settings.config;
         format!(
             "*{} perturbation; explains the {} class; hits scored against the ground truth; \
              levels {:?}; removal {}; AUC rule `{}` ({}).*\n",
@@ -235,8 +300,8 @@ impl Protocol for Perturbation {
             snake(&c.explained_class),
             c.levels,
             serde_json::to_string(&c.removal).unwrap_or_default(),
-            snake(&self.0.auc),
-            if self.0.auc == AucRule::Bi2023 {
+            snake(&self.settings.auc),
+            if self.settings.auc == AucRule::Bi2023 {
                 "fraction"
             } else {
                 "percent"
@@ -264,7 +329,7 @@ impl Protocol for Perturbation {
         }
         vec![Figure::Curves {
             file: stem.to_string(),
-            title: format!("{name} (AUC {})", snake(&self.0.auc)),
+            title: format!("{name} (AUC {})", snake(&self.settings.auc)),
             x_label: "fraction of pixels removed".into(),
             y_label: "top-1 accuracy".into(),
             curves: curves.to_vec(),
@@ -286,7 +351,7 @@ impl Protocol for Perturbation {
             ));
             return Ok(out);
         }
-        let rule = self.0.auc;
+        let rule = self.settings.auc;
         let sa = summarise(a, rule).map_err(EvalError::protocol)?;
         let sb = summarise(b, rule).map_err(EvalError::protocol)?;
         let d = auc_difference_ci(a, b, rule, cfg).map_err(EvalError::protocol)?;
@@ -322,6 +387,7 @@ mod tests {
             dataset: "d",
             classes: None,
             text: None,
+            image: None,
         }
     }
 
@@ -337,11 +403,17 @@ mod tests {
             (EVALUATOR.default_name)(&r.settings),
             "perturbation_negative_target"
         );
-        let e = Perturbation(s);
+        let e = Perturbation {
+            settings: s,
+            kind: "perturbation",
+        };
         assert_eq!(Protocol::direction(&e, "auc"), Direction::HigherBetter);
         let pos: Value = serde_json::json!({"mode": "positive"});
         let p = resolve(pos.as_object().unwrap(), &ctx()).unwrap();
-        let e = Perturbation(serde_json::from_value(p.settings).unwrap());
+        let e = Perturbation {
+            settings: serde_json::from_value(p.settings).unwrap(),
+            kind: "perturbation",
+        };
         assert_eq!(Protocol::direction(&e, "auc"), Direction::LowerBetter);
         assert_eq!(
             Protocol::direction(&e, "accuracy@0.5"),

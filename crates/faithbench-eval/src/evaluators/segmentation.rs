@@ -279,6 +279,7 @@ mod tests {
                 dataset: "d",
                 classes: None,
                 text: None,
+                image: None,
             },
         )
         .unwrap_err()

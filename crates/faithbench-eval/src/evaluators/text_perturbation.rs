@@ -491,6 +491,7 @@ mod tests {
                 max_length: 512,
                 max_position,
             }),
+            image: None,
         }
     }
 
