@@ -8,10 +8,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
-use common::{faithbench, ok, repo, stderr, BIN};
+use common::{faithbench, ok, repo, stderr};
 
 /// 3 classes × 3 PNGs of varied sizes (resized to 32×32 by the run), deterministic content.
 fn make_imagenet(root: &Path) {
@@ -396,32 +396,8 @@ fn check_exit_codes() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
 
     // move one score by 0.05
-    let csv = std::fs::read_to_string(&base).unwrap();
-    let moved: String = csv
-        .lines()
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            if c[0] == "segmentation" && c[1] == "rollout" && c[2] == "miou" {
-                let v: f64 = c[3].parse().unwrap();
-                format!(
-                    "{},{},{},{:.6},{},{},{}",
-                    c[0],
-                    c[1],
-                    c[2],
-                    v + 0.05,
-                    c[4],
-                    c[5],
-                    c[6]
-                )
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n";
     let cand = f.path("moved.csv");
-    std::fs::write(&cand, moved).unwrap();
+    move_score(&base, &cand, "segmentation", "rollout", "miou", 0.05);
     let c = cand.to_str().unwrap();
     let o = faithbench(&["check", "--baseline", b, c], &[]);
     assert_eq!(
@@ -458,6 +434,118 @@ fn check_exit_codes() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.csv"), "{}", stderr(&o));
+}
+
+/// Moves one score of a summary CSV by `delta`, writing the result to `to`.
+fn move_score(from: &Path, to: &Path, evaluator: &str, explainer: &str, metric: &str, delta: f64) {
+    let csv = std::fs::read_to_string(from).unwrap();
+    let mut hit = false;
+    let moved: String = csv
+        .lines()
+        .map(|l| {
+            let mut c: Vec<String> = l.split(',').map(str::to_string).collect();
+            if c[0] == evaluator && c[1] == explainer && c[2] == metric {
+                let v: f64 = c[3].parse().unwrap();
+                c[3] = format!("{:.6}", v + delta);
+                hit = true;
+            }
+            c.join(",") + "\n"
+        })
+        .collect();
+    assert!(
+        hit,
+        "{evaluator}/{explainer}/{metric} not in {}",
+        from.display()
+    );
+    std::fs::write(to, moved).unwrap();
+}
+
+/// `check` takes each evaluator's default tolerance from the run's resolved settings when the
+/// run's `resolved_config.json` sits beside the CSV: a percent AUC (`auc = "chefer2021"`) gets
+/// 0.5 points, so a move of 0.3 passes; the same CSVs away from their run fall back to the
+/// metric-name default (0.005) and fail.
+#[test]
+fn check_takes_tolerances_from_the_runs_evaluators() {
+    let f = Fixture::new("");
+    let cfg = std::fs::read_to_string(&f.config).unwrap().replacen(
+        "mode = \"positive\"",
+        "mode = \"positive\"\nauc = \"chefer2021\"",
+        1,
+    );
+    std::fs::write(&f.config, cfg).unwrap();
+    ok(&f.run("out", &[]));
+    let base = f.path("baseline.csv");
+    std::fs::copy(f.path("out/summary.csv"), &base).unwrap();
+    let cand = f.path("out/summary.csv");
+    move_score(
+        &base,
+        &cand,
+        "perturbation_positive_predicted",
+        "rollout",
+        "auc",
+        0.3,
+    );
+    let o = faithbench(
+        &[
+            "check",
+            "--baseline",
+            base.to_str().unwrap(),
+            cand.to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("resolved_config.json"));
+    // 0.6 is past 0.5
+    move_score(
+        &base,
+        &cand,
+        "perturbation_positive_predicted",
+        "rollout",
+        "auc",
+        0.6,
+    );
+    let o = faithbench(
+        &[
+            "check",
+            "--baseline",
+            base.to_str().unwrap(),
+            cand.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // away from the run: metric-name defaults
+    let away = f.path("away.csv");
+    move_score(
+        &base,
+        &away,
+        "perturbation_positive_predicted",
+        "rollout",
+        "auc",
+        0.3,
+    );
+    let o = faithbench(
+        &[
+            "check",
+            "--baseline",
+            base.to_str().unwrap(),
+            away.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("metric names"));
 }
 
 #[test]

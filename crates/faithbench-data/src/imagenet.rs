@@ -410,7 +410,9 @@ impl DatasetReader for ImageNetVal {
     }
     /// The class folder names, one synonym each.
     fn class_synonyms(&self) -> DataResult<Option<Vec<Vec<String>>>> {
-        Ok(Some(self.classes().iter().map(|c| vec![c.clone()]).collect()))
+        Ok(Some(
+            self.classes().iter().map(|c| vec![c.clone()]).collect(),
+        ))
     }
 }
 

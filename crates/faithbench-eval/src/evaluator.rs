@@ -515,7 +515,10 @@ pub struct EvaluatorInfo {
     pub metrics: &'static str,
     /// The smallest valid config table as JSON (without `kind`/`name`/`dataset`), for listings.
     pub example: &'static str,
-    /// Default `faithbench check` tolerances by metric pattern (`name` or `prefix*`).
+    /// Default `faithbench check` tolerances by metric pattern (`name` or `prefix*`) for the
+    /// kind's default settings; [`Evaluator::tolerance`] gives them for resolved settings (what
+    /// `check` uses when the run's `resolved_config.json` is at hand), and without a plan the
+    /// first matching pattern of any kind applies.
     pub tolerances: &'static [(&'static str, f64)],
     /// Resolves a config table (without `kind`, `name`, `dataset`) for a dataset; unknown keys
     /// are errors naming them.

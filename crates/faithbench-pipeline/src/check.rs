@@ -5,9 +5,13 @@
 //! when `|candidate − baseline| ≤ tol`): each evaluator names patterns of its headline metrics
 //! (`auc`, `accuracy@*`, `miou`, …, 0.005: half a percentage point, above the cross-platform
 //! float noise of a run with ≥ 1000 samples and below the differences the paper's tables
-//! discuss); any other metric gets 1e-6 (equal at the CSV's 6 decimals). `--tol-abs X` replaces
-//! every default by `X`; `--tol METRIC=X` (repeatable; `METRIC` may end in `*` to match a
-//! prefix) then overrides single metrics.
+//! discuss); any other metric gets 1e-6 (equal at the CSV's 6 decimals). When the candidate's
+//! (or else the baseline's) folder holds the run's `resolved_config.json`, each evaluator's
+//! defaults come from its resolved settings ([`faithbench_eval::evaluator::Evaluator::tolerance`]:
+//! e.g. an AUC in percent gets 0.5, its fraction's 0.005 × 100); without it, the metric names
+//! of all registered evaluators decide. `--tol-abs X` replaces every default by `X`;
+//! `--tol METRIC=X` (repeatable; `METRIC` may end in `*` to match a prefix) then overrides
+//! single metrics.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,7 +19,8 @@ use std::path::Path;
 use faithbench_eval::evaluator::{default_tolerance, pattern_matches};
 use faithbench_report::table::{read_summary_csv, SummaryDiff, Tolerance, ToleranceSpec};
 
-use crate::error::{Classify, Error, Result};
+use crate::error::{Classify, Context, Error, Result};
+use crate::plan::Plan;
 
 /// Parses `METRIC=ABS`.
 pub fn parse_tol(s: &str) -> Result<(String, f64)> {
@@ -37,21 +42,30 @@ pub fn parse_tol(s: &str) -> Result<(String, f64)> {
     Ok((m.trim().to_string(), v))
 }
 
-/// The tolerances for the given metrics.
+/// `--tol-abs` or the default, then the `--tol` overrides in order.
+fn with_overrides(
+    default: f64,
+    tol_abs: Option<f64>,
+    overrides: &[(String, f64)],
+    metric: &str,
+) -> f64 {
+    let mut v = tol_abs.unwrap_or(default);
+    for (p, x) in overrides {
+        if pattern_matches(p, metric) {
+            v = *x;
+        }
+    }
+    v
+}
+
+/// The tolerances for the given metrics, by metric name (any evaluator).
 pub fn tolerance_spec(
     metrics: &BTreeSet<String>,
     tol_abs: Option<f64>,
     overrides: &[(String, f64)],
 ) -> ToleranceSpec {
-    let abs_of = |metric: &str| -> f64 {
-        let mut v = tol_abs.unwrap_or_else(|| default_tolerance(metric));
-        for (p, x) in overrides {
-            if pattern_matches(p, metric) {
-                v = *x;
-            }
-        }
-        v
-    };
+    let abs_of =
+        |metric: &str| with_overrides(default_tolerance(metric), tol_abs, overrides, metric);
     let mut spec = ToleranceSpec::uniform(abs_of("\u{0}no-such-metric"), 0.0);
     for m in metrics {
         spec.per_metric.insert(
@@ -63,6 +77,33 @@ pub fn tolerance_spec(
         );
     }
     spec
+}
+
+/// Adds the per-evaluator tolerances of a run's plan: for every (evaluator, metric) of `rows`
+/// whose evaluator the plan has, the evaluator's own default for its resolved settings.
+pub fn add_plan_tolerances(
+    spec: &mut ToleranceSpec,
+    plan: &Plan,
+    rows: &[(String, String)],
+    tol_abs: Option<f64>,
+    overrides: &[(String, f64)],
+) -> Result<()> {
+    for pe in &plan.plan.evaluators {
+        let ev = plan.evaluator(pe)?;
+        for (e, m) in rows.iter().filter(|(e, _)| *e == pe.name) {
+            spec.per_evaluator_metric
+                .entry(e.clone())
+                .or_default()
+                .insert(
+                    m.clone(),
+                    Tolerance {
+                        abs: with_overrides(ev.tolerance(m), tol_abs, overrides, m),
+                        rel: 0.0,
+                    },
+                );
+        }
+    }
+    Ok(())
 }
 
 /// The outcome of a check.
@@ -96,7 +137,24 @@ pub fn check(
     let b = read_summary_csv(baseline).input_err(|| "reading the baseline")?;
     let c = read_summary_csv(candidate).input_err(|| "reading the candidate")?;
     let metrics: BTreeSet<String> = b.iter().chain(&c).map(|r| r.metric.clone()).collect();
-    let spec = tolerance_spec(&metrics, tol_abs, &overrides);
+    let mut spec = tolerance_spec(&metrics, tol_abs, &overrides);
+    let plan_file = [candidate, baseline]
+        .iter()
+        .filter_map(|p| p.parent().map(|d| d.join("resolved_config.json")))
+        .find(|p| p.is_file());
+    let mut tolerances_from = "metric names".to_string();
+    if let Some(pf) = &plan_file {
+        let plan = Plan::read(pf)?;
+        let rows: BTreeSet<(String, String)> = b
+            .iter()
+            .chain(&c)
+            .map(|r| (r.evaluator.clone(), r.metric.clone()))
+            .collect();
+        let rows: Vec<_> = rows.into_iter().collect();
+        add_plan_tolerances(&mut spec, &plan, &rows, tol_abs, &overrides)
+            .context(|| format!("{}: the evaluators' tolerances", pf.display()))?;
+        tolerances_from = format!("the evaluators of {}", pf.display());
+    }
     let diff = SummaryDiff::compute(&b, &c, &spec).input_err(|| {
         format!(
             "comparing {} with {}",
@@ -105,9 +163,10 @@ pub fn check(
         )
     })?;
     let header = format!(
-        "baseline: {}\ncandidate: {}\n\n",
+        "baseline: {}\ncandidate: {}\ndefault tolerances from: {}\n\n",
         baseline.display(),
-        candidate.display()
+        candidate.display(),
+        tolerances_from
     );
     Ok(CheckReport {
         passed: diff.passed(),

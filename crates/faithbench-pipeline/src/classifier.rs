@@ -6,9 +6,9 @@ use burn::prelude::*;
 use faithbench_eval::evaluator::ClassifierError;
 use faithbench_eval::text_perturbation::TextClassifier;
 use faithbench_eval::ImageClassifier;
-use faithbench_models::preprocess::Normalization;
 use faithbench_models::clip::{Clip, ClipImageClassifier};
 use faithbench_models::clip_tokenize::ClipTokenizer;
+use faithbench_models::preprocess::Normalization;
 use faithbench_models::{Explainable, ModelError, ModelInput, TextBatch};
 
 fn logits_vec(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
@@ -24,7 +24,8 @@ fn logits_vec(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
 pub fn clip_zero_shot(clip: &Clip, prompts: &[String]) -> Result<ClipImageClassifier, ModelError> {
     let tok = ClipTokenizer::new()?;
     let texts: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    let (batch, _) = tok.tokenize_batch(&texts, clip.config.context_length, true, &clip.device())?;
+    let (batch, _) =
+        tok.tokenize_batch(&texts, clip.config.context_length, true, &clip.device())?;
     ClipImageClassifier::from_prompts(clip.clone(), &batch)
 }
 

@@ -9,9 +9,9 @@ use faithbench_data::files::file_stem;
 use faithbench_data::npy::write_npy_f32;
 use faithbench_eval::{argmax, softmax};
 use faithbench_explain::{ExplainBatch, MethodConfig};
-use faithbench_models::preprocess::{open_rgb, ResizeMode};
 use faithbench_models::clip::ClipTextView;
 use faithbench_models::clip_tokenize::ClipTokenizer;
+use faithbench_models::preprocess::{open_rgb, ResizeMode};
 use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::{AnyModel, Explainable, Layout, ModelInput, ModelSource, ModelSpec};
 use faithbench_report::overlay::heatmap_overlay;
@@ -135,7 +135,12 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn short(text: &str) -> String {
     if text.chars().count() > 60 {
-        text.chars().take(60).collect::<String>().trim_end().to_string() + " …"
+        text.chars()
+            .take(60)
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+            + " …"
     } else {
         text.to_string()
     }
@@ -210,7 +215,17 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
                 grid: c.grid(),
                 patch: c.patch_size,
             };
-            one(req, model, &method, &input, &logits, view, &path.display().to_string(), "", Vec::new())
+            one(
+                req,
+                model,
+                &method,
+                &input,
+                &logits,
+                view,
+                &path.display().to_string(),
+                "",
+                Vec::new(),
+            )
         }
         AnyModel::Bert(bert) => {
             let text = match (&req.image, req.texts.as_slice()) {
@@ -226,14 +241,28 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
                 pad_id: tok.pad_id(),
             };
             let logits = tm.logits_of(&input)?;
-            let tokens = encs.into_iter().next().map(|e| e.tokens).unwrap_or_default();
+            let tokens = encs
+                .into_iter()
+                .next()
+                .map(|e| e.tokens)
+                .unwrap_or_default();
             let names = source
                 .dir
                 .as_deref()
                 .map(|d| id2label(&d.join("config.json")))
                 .unwrap_or_default();
             let title = short(text);
-            one(req, model, &method, &input, &logits, View::Tokens { tokens, title }, text, "", names)
+            one(
+                req,
+                model,
+                &method,
+                &input,
+                &logits,
+                View::Tokens { tokens, title },
+                text,
+                "",
+                names,
+            )
         }
     }
 }
@@ -244,12 +273,17 @@ fn explain_clip(
     source: &ModelSource,
     device: &burn::prelude::Device,
 ) -> Result<Vec<PathBuf>> {
-    let path = req
-        .image
-        .as_ref()
-        .ok_or_else(|| usage(req, "a CLIP explains an --image against one or more --text prompts"))?;
+    let path = req.image.as_ref().ok_or_else(|| {
+        usage(
+            req,
+            "a CLIP explains an --image against one or more --text prompts",
+        )
+    })?;
     if req.texts.is_empty() {
-        return Err(usage(req, "a CLIP explains an --image against one or more --text prompts"));
+        return Err(usage(
+            req,
+            "a CLIP explains an --image against one or more --text prompts",
+        ));
     }
     let clip = source.load_clip(device)?;
     let c = clip.config.clone();
@@ -270,11 +304,24 @@ fn explain_clip(
                 grid: c.grid(),
                 patch: c.patch_size,
             };
-            one(req, &view, &method, &input, &logits, v, &path.display().to_string(), "", req.texts.clone())
+            one(
+                req,
+                &view,
+                &method,
+                &input,
+                &logits,
+                v,
+                &path.display().to_string(),
+                "",
+                req.texts.clone(),
+            )
         }
         Tower::Text => {
             let raw = burn::prelude::Tensor::<4>::from_data(
-                burn::prelude::TensorData::new(prepared.raw.clone(), [1, 3, c.image_size, c.image_size]),
+                burn::prelude::TensorData::new(
+                    prepared.raw.clone(),
+                    [1, 3, c.image_size, c.image_size],
+                ),
                 device,
             );
             let view = ClipTextView::from_images(clip.clone(), &c.normalization().apply(raw))?;
@@ -282,7 +329,8 @@ fn explain_clip(
             let tok = ClipTokenizer::new()?;
             let mut written = Vec::new();
             for (i, text) in req.texts.iter().enumerate() {
-                let (batch, enc) = tok.tokenize_batch(&[text.as_str()], c.context_length, true, device)?;
+                let (batch, enc) =
+                    tok.tokenize_batch(&[text.as_str()], c.context_length, true, device)?;
                 let input = ModelInput::Text(batch);
                 let logits = TextModel {
                     model: &view,
@@ -290,7 +338,10 @@ fn explain_clip(
                     pad_id: 0,
                 }
                 .logits_of(&input)?;
-                let e = enc.into_iter().next().ok_or_else(|| Error::failure("no encoding"))?;
+                let e = enc
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::failure("no encoding"))?;
                 // the EOT read-out covers the tokens between start and end
                 let eot = e.eot_position();
                 let tokens = e.texts[1..eot].to_vec();

@@ -324,8 +324,9 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
     let mut ds_locations = BTreeMap::new();
     for d in &settings.datasets {
         let source = &sources[&d.model];
-        let (pd, reader, locations) = resolve_dataset(d, source, models[&d.model].zero_shot.as_ref(), ov.limit)
-            .context(|| format!("dataset `{}` of {cfg_path}", d.name))?;
+        let (pd, reader, locations) =
+            resolve_dataset(d, source, models[&d.model].zero_shot.as_ref(), ov.limit)
+                .context(|| format!("dataset `{}` of {cfg_path}", d.name))?;
         ds_locations.insert(d.name.clone(), locations);
         datasets.push(pd);
         readers.push(reader);
@@ -473,9 +474,8 @@ fn resolve_dataset(
     let mut prompts = None;
     let (preprocess, image_size, classes) = match d.preprocess {
         Preprocess::Image { resize } => {
-            let input = image_input(&source.spec).ok_or_else(|| {
-                Error::failure(format!("model `{}` has no image input", d.model))
-            })?;
+            let input = image_input(&source.spec)
+                .ok_or_else(|| Error::failure(format!("model `{}` has no image input", d.model)))?;
             if let Some(z) = zero_shot {
                 let synonyms = reader.class_synonyms()?.ok_or_else(|| {
                     Error::input(format!(

@@ -7,9 +7,9 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 
 use crate::cache::Cache;
+use crate::classifier::clip_zero_shot;
 use crate::config::Settings;
 use crate::error::{Classify, Context, Error, Result};
-use crate::classifier::clip_zero_shot;
 use crate::execute::{Counters, DatasetModel, Exec, Stages, Step};
 use crate::gallery;
 use crate::plan::{image_input, records_path, resolve, Overrides, Plan};
@@ -42,7 +42,10 @@ enum Loaded {
 }
 
 impl Loaded {
-    fn load(source: &faithbench_models::ModelSource, device: &burn::prelude::Device) -> Result<Self> {
+    fn load(
+        source: &faithbench_models::ModelSource,
+        device: &burn::prelude::Device,
+    ) -> Result<Self> {
         Ok(match &source.spec {
             faithbench_models::ModelSpec::Clip { .. } => Loaded::Clip(source.load_clip(device)?),
             _ => match source.load(device)? {

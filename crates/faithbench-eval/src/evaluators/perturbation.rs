@@ -137,7 +137,11 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
 
 fn resolve(table: &Map<String, Value>, ctx: &ResolveContext<'_>) -> EvalResult<Resolved> {
     let k: Keys = config("perturbation", table)?;
-    resolve_keys(k, PerturbationConfig::vit_reference(PerturbationMode::Positive, ExplainedClass::Predicted), ctx)
+    resolve_keys(
+        k,
+        PerturbationConfig::vit_reference(PerturbationMode::Positive, ExplainedClass::Predicted),
+        ctx,
+    )
 }
 
 /// Resolves the keys over a reference protocol's defaults (levels, removal).
