@@ -11,10 +11,14 @@
 //!
 //! Every key goes through `MethodConfig::from_value` + `build()` + `explain`, with the config
 //! stored in `clip_params.json` (several rely on the CLIP per-family defaults, which are checked
-//! against the reference's resolved values). Tolerance: relative error (max |Δ| / max |ref|)
-//! ≤ 1e-4 per key. Measured (flex CPU): image view ≤ 2.0e-6 for the attention/gradient methods
-//! and Ours, ≤ 6.8e-5 for LRP (`transformer_attribution.layers_lrp*`, whose float64 reference
-//! itself moves by 2–4e-3 when run in float32); text view ≤ 1.4e-6.
+//! against the reference's resolved values). Error measure: max |Δ| / max |ref| per batch row,
+//! the worst row. Tolerance 1e-4 per key, except the two keys of [`ILL_CONDITIONED`] (2× the
+//! drift of the reference's own float32 run). Measured (flex CPU): image view ≤ 1.3e-6 for
+//! raw attention, rollout, GradCAM, generic attention and every Ours variant; ≤ 5.1e-6 for
+//! partial LRP and transformer attribution with `layers_ours` and for `layers_lrp` on the last
+//! layer; 8.8e-4 / 1.5e-3 for `transformer_attribution.layers_lrp` from layer 1 / 0 (tolerance
+//! 4.5e-3 / 7.9e-3; the reference itself moves by 2.3e-3 / 3.9e-3 in float32); text view
+//! ≤ 7.7e-7; batch of 2 against single calls ≤ 1.2e-7.
 
 use std::path::PathBuf;
 
@@ -142,6 +146,16 @@ fn rel_err(got: &[f32], want: &[f32]) -> f32 {
     }
 }
 
+/// [`rel_err`] per batch row of length `t`, the worst row: stricter than over the whole array
+/// when the rows' scales differ (`transformer_attribution.layers_lrp`: 0.1 and 17).
+fn rel_err_rows(got: &[f32], want: &[f32], t: usize) -> f32 {
+    assert_eq!(got.len(), want.len(), "length");
+    got.chunks(t)
+        .zip(want.chunks(t))
+        .map(|(g, w)| rel_err(g, w))
+        .fold(0f32, f32::max)
+}
+
 /// The resolved hyper-parameters of the reference equal what `MethodConfig::resolved` fills in
 /// for this model (the CLIP per-family defaults of `defaults.rs` against protocols §1.7).
 fn check_resolved(key: &str, config: &MethodConfig, resolved: &Value, model: &dyn Explainable) {
@@ -171,7 +185,10 @@ fn check_view(
     let r = reference(name);
     let targets = usizes(&vp["target"]);
     assert_eq!(
-        get(&r, "target").iter().map(|&v| v as usize).collect::<Vec<_>>(),
+        get(&r, "target")
+            .iter()
+            .map(|&v| v as usize)
+            .collect::<Vec<_>>(),
         targets
     );
     let t = vp["T"].as_u64().expect("T") as usize;
@@ -179,7 +196,8 @@ fn check_view(
     for (key, spec) in vp["keys"].as_object().expect("keys") {
         let config = MethodConfig::from_value(spec["config"].clone()).expect(key);
         check_resolved(key, &config, &spec["resolved"], model);
-        let maps = explain(&config, model, input, &targets).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let maps =
+            explain(&config, model, input, &targets).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert_eq!((maps.batch, maps.len), (targets.len(), t), "{name}/{key}");
         assert_eq!(maps.valid, valid, "{name}/{key}: real tokens per row");
         for b in 0..maps.batch {
@@ -187,25 +205,62 @@ fn check_view(
             assert!(pad.iter().all(|&v| v == 0.0), "{name}/{key}: padding");
         }
         let want = get(&r, key);
-        let rel = rel_err(&maps.values, want);
+        let rel = rel_err_rows(&maps.values, want, t);
         if !key.ends_with(".sL") {
             // s = L is all zeros by construction (P = I, off-diagonal read-out); others are real maps
-            assert!(want.iter().any(|&v| v != 0.0), "{name}/{key}: trivial reference");
+            assert!(
+                want.iter().any(|&v| v != 0.0),
+                "{name}/{key}: trivial reference"
+            );
         }
         out.push((key.clone(), rel));
     }
     out
 }
 
+/// Keys whose float64 reference is ill-conditioned in float32: the `layers_lrp` relevance of
+/// layers 0 and 1 (S = R_A / (q·kᵀ) with tiny scores, and residual sums that cancel) moves by
+/// 2–4e-3 when the reference itself runs in float32 (`clip_params.json` `f32_rel_diff`). They are
+/// held to twice that drift; every other key must have a drift ≤ 5e-5 and is held to 1e-4.
+const ILL_CONDITIONED: &[&str] = &[
+    "transformer_attribution.layers_lrp",
+    "transformer_attribution.layers_lrp.s0",
+];
+
+fn tolerance(name: &str, key: &str) -> f32 {
+    let drift = params()["views"][name]["f32_rel_diff"][key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name}/{key}: no f32_rel_diff")) as f32;
+    if ILL_CONDITIONED.contains(&key) {
+        assert!(
+            drift > 5e-5,
+            "{name}/{key}: drift {drift:.2e} is no longer large"
+        );
+        TOL.max(2.0 * drift)
+    } else {
+        assert!(
+            drift <= 5e-5,
+            "{name}/{key}: f32 drift {drift:.2e}; review the tolerance"
+        );
+        TOL
+    }
+}
+
 fn report(name: &str, rels: &[(String, f32)]) {
     let mut failed = Vec::new();
     for (k, rel) in rels {
-        eprintln!("clip explain parity {name}/{k}: rel {rel:.2e} (tol {TOL:.0e})");
-        if *rel > TOL {
-            failed.push(format!("{k}: {rel:.3e}"));
+        let tol = tolerance(name, k);
+        eprintln!("clip explain parity {name}/{k}: rel {rel:.2e} (tol {tol:.1e})");
+        if *rel > tol {
+            failed.push(format!("{k}: {rel:.3e} > {tol:.1e}"));
         }
     }
-    assert!(failed.is_empty(), "{name}: {failed:?} > {TOL:.0e}");
+    let strict = rels
+        .iter()
+        .filter(|(k, _)| !ILL_CONDITIONED.contains(&k.as_str()))
+        .fold(0f32, |m, (_, r)| m.max(*r));
+    eprintln!("clip explain parity {name}: worst of the 1e-4 keys {strict:.2e}");
+    assert!(failed.is_empty(), "{name}: {failed:?}");
 }
 
 #[test]
@@ -215,7 +270,7 @@ fn clip_image_view_explainers_match_pytorch_reference() {
     assert_eq!(view.num_classes(), 3);
     let input = ModelInput::Image(f.images.clone());
     let rels = check_view("image", &view, &input, &[16, 16]);
-    assert_eq!(rels.len(), 30, "every image key ran");
+    assert_eq!(rels.len(), 31, "every image key ran");
     report("image", &rels);
 }
 
@@ -260,7 +315,7 @@ fn clip_image_batch_equals_single_calls() {
             let one = explain(&config, &view, &input.select_rows(&[b]), &[t]).expect(key);
             let rel = rel_err(full.row(b), one.row(0));
             eprintln!("clip image batch vs single {key}[{b}]: rel {rel:.2e}");
-            assert!(rel <= 1e-5, "{key}[{b}]: batch row differs by {rel:.3e}");
+            assert!(rel <= 1e-6, "{key}[{b}]: batch row differs by {rel:.3e}");
             worst = worst.max(rel);
         }
     }
@@ -299,6 +354,9 @@ fn clip_text_view_lrp_methods_are_errors() {
     for (key, cfg) in cases {
         let config = MethodConfig::from_value(cfg.clone()).expect(key);
         let maps = explain(&config, &iview, &iinput, &itargets).expect(key);
-        assert!(maps.values.iter().any(|&v| v != 0.0), "{key} on the image view");
+        assert!(
+            maps.values.iter().any(|&v| v != 0.0),
+            "{key} on the image view"
+        );
     }
 }
