@@ -94,6 +94,22 @@ pub enum ImageNetError {
         /// Decoder message.
         reason: String,
     },
+    /// torchvision's `meta.bin` could not be read or does not hold `(wnid_to_classes, val_wnids)`.
+    #[error("torchvision meta file {path}: {message}")]
+    MetaBin {
+        /// The `meta.bin`.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A class folder has no entry in `meta.bin`.
+    #[error("class folder {wnid} has no entry in torchvision meta file {path}")]
+    MissingInMeta {
+        /// The class folder name.
+        wnid: String,
+        /// The `meta.bin`.
+        path: PathBuf,
+    },
 }
 
 /// One decoded sample.
