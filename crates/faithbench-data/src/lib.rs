@@ -8,7 +8,7 @@
 //! * [`npy`] — NumPy `.npy` reader (v1/v2/v3; `<i8 <i4 <f4 <f8 |u1`, C order) and `f32` writer
 //!   (saliency maps are stored as `.npy`); `read_index_file` for `pert_index.npy`.
 //! * [`imagenet`] — ImageNet-1k val in torchvision `ImageFolder` order, optional index subset,
-//!   lazy decoding to RGB.
+//!   lazy decoding to RGB; class names from `meta.bin`, the shipped table or the folder names.
 //! * [`imagenet_meta`] — torchvision's `meta.bin` (`torch.save` zip and legacy formats), read with
 //!   the strict pickle-subset reader [`pickle`].
 //! * [`imagenet_classes`] — the 1000 ImageNet-1k classes with their WordNet synonyms, Python's
@@ -40,7 +40,7 @@ pub mod rng;
 pub mod synthetic;
 
 pub use eraser::{Annotation, Document, Eraser, EraserError, Evidence, Split};
-pub use imagenet::{ImageNetError, ImageNetVal, Sample};
+pub use imagenet::{ClassNameSource, ImageNetError, ImageNetVal, Sample};
 pub use imagenet_classes::{
     imagenet_class_table, imagenet_synonyms, prompt, python_str_repr, python_tuple_repr,
     ClassNameRule, ImageNetClass, PromptError,
