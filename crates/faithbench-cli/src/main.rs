@@ -32,6 +32,23 @@ enum Command {
     /// Run a benchmark config: explain, evaluate, summarise (resumable).
     #[command(long_about = RUN_HELP)]
     Run(RunArgs),
+    /// Join the run folders of shards 0..N of one config (`run --shard K/N`) into one run folder
+    /// with the summary an unsharded run writes; checks that the shards are complete, disjoint
+    /// and of the same plan.
+    Merge {
+        /// The shards' run folders (all N of them, any order).
+        #[arg(required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// The merged run folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Discard a previous merge of another plan in OUT.
+        #[arg(long)]
+        fresh: bool,
+        /// No info lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Rebuild summary.csv, summary.md, plots and the gallery index of a run folder from its records.
     Report {
         /// The run folder (holds resolved_config.json and records/).
@@ -169,6 +186,11 @@ struct RunArgs {
     /// explanation cache is kept: its keys are content hashes).
     #[arg(long)]
     fresh: bool,
+    /// Evaluate only shard K of N (0-based, e.g. 0/4): every N-th chunk of `batch_size` samples
+    /// of every dataset, into its own run folder; join the shards with `faithbench merge`
+    /// (docs/scaling.md).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -293,7 +315,17 @@ fn run_cmd(a: RunArgs) -> ExitCode {
         Err(_) => None,
     };
     let quiet = a.quiet;
+    let shard = match a
+        .shard
+        .as_deref()
+        .map(faithbench_pipeline::Shard::parse)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
     let opts = faithbench_pipeline::RunOptions {
+        shard,
         overrides: faithbench_pipeline::Overrides {
             out_dir: a.out,
             limit: a.limit,
@@ -318,6 +350,15 @@ fn run_cmd(a: RunArgs) -> ExitCode {
             );
             ExitCode::from(STOPPED_EXIT_CODE)
         }
+        Ok(o) if o.shard.is_some() => {
+            log(&format!(
+                "shard done in {:.1} s: {} ({} new records)",
+                o.seconds,
+                o.out_dir.display(),
+                o.records_written
+            ));
+            ExitCode::SUCCESS
+        }
         Ok(o) => {
             log(&format!(
                 "done in {:.1} s: {} ({} new records){}",
@@ -338,6 +379,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(a) => run_cmd(a),
+        Command::Merge {
+            run_dirs,
+            out,
+            fresh,
+            quiet,
+        } => {
+            let mut log = |m: &str| {
+                if !quiet {
+                    eprintln!("faithbench: {m}");
+                }
+            };
+            match faithbench_pipeline::merge(&run_dirs, &out, fresh, &mut log) {
+                Ok(o) => {
+                    if !quiet {
+                        println!("{}", o.out_dir.join("summary.md").display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
         Command::Report { run_dir } => match faithbench_pipeline::report(&run_dir) {
             Ok(s) => {
                 for (e, x, have, want) in &s.incomplete {

@@ -548,6 +548,216 @@ fn check_takes_tolerances_from_the_runs_evaluators() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("metric names"));
 }
 
+/// Three shards (`--shard K/3`, each resumable in its own folder) and a merge give the summary
+/// of the unsharded run byte for byte; bad shard sets are refused naming the problem.
+#[test]
+fn three_shards_merge_to_the_unsharded_summary() {
+    let f = Fixture::new("");
+    ok(&f.run("whole", &[]));
+    let cfg = f.config.to_str().unwrap();
+    let mut dirs = Vec::new();
+    for k in 0..3 {
+        let d = f.path(&format!("shard{k}"));
+        let shard = format!("{k}/3");
+        // shard 1 is killed after 3 records and resumed
+        let env: &[(&str, &str)] = if k == 1 {
+            &[("FAITHBENCH_FAIL_AFTER", "3")]
+        } else {
+            &[]
+        };
+        let o = faithbench(
+            &[
+                "run",
+                cfg,
+                "--out",
+                d.to_str().unwrap(),
+                "--shard",
+                &shard,
+                "-q",
+            ],
+            env,
+        );
+        if k == 1 {
+            assert_eq!(o.status.code(), Some(75), "{}", stderr(&o));
+            // merging now names the incomplete shard
+            let o = faithbench(
+                &[
+                    "merge",
+                    f.path("shard0").to_str().unwrap(),
+                    d.to_str().unwrap(),
+                    "--out",
+                    f.path("early").to_str().unwrap(),
+                ],
+                &[],
+            );
+            assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+            ok(&faithbench(
+                &[
+                    "run",
+                    cfg,
+                    "--out",
+                    d.to_str().unwrap(),
+                    "--shard",
+                    &shard,
+                    "-q",
+                ],
+                &[],
+            ));
+        } else {
+            ok(&o);
+        }
+        assert!(!d.join("summary.csv").exists(), "a shard writes no summary");
+        // a shard folder refuses another shard
+        if k == 0 {
+            let o = faithbench(
+                &[
+                    "run",
+                    cfg,
+                    "--out",
+                    d.to_str().unwrap(),
+                    "--shard",
+                    "1/3",
+                    "-q",
+                ],
+                &[],
+            );
+            assert_eq!(o.status.code(), Some(2));
+            assert!(stderr(&o).contains("shard 0/3"), "{}", stderr(&o));
+        }
+        dirs.push(d);
+    }
+    let d: Vec<&str> = dirs.iter().map(|p| p.to_str().unwrap()).collect();
+    // incomplete set: shard 2 missing
+    let o = faithbench(
+        &["merge", d[0], d[1], "--out", f.path("m2").to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("2/3"), "{}", stderr(&o));
+    // a shard given twice
+    let o = faithbench(
+        &[
+            "merge",
+            d[0],
+            d[1],
+            d[1],
+            "--out",
+            f.path("m3").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("both shard 1/3"), "{}", stderr(&o));
+    // the whole run is not a shard
+    let o = faithbench(
+        &[
+            "merge",
+            f.path("whole").to_str().unwrap(),
+            "--out",
+            f.path("m4").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("shard.json"), "{}", stderr(&o));
+    // the merge, in shuffled order
+    let merged = f.path("merged");
+    ok(&faithbench(
+        &[
+            "merge",
+            d[2],
+            d[0],
+            d[1],
+            "--out",
+            merged.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    ));
+    for file in ["summary.csv", "summary.md"] {
+        assert_eq!(
+            std::fs::read(f.path("whole").join(file)).unwrap(),
+            std::fs::read(merged.join(file)).unwrap(),
+            "{file} of the merge differs from the unsharded run's"
+        );
+    }
+    // the shards are disjoint: a record copied into another shard is refused
+    let rec = std::fs::read_dir(dirs[0].join("records"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let line = std::fs::read_to_string(&rec)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let other = dirs[1].join("records").join(rec.file_name().unwrap());
+    let mut text = std::fs::read_to_string(&other).unwrap();
+    text.push_str(&line);
+    text.push('\n');
+    std::fs::write(&other, text).unwrap();
+    let o = faithbench(
+        &[
+            "merge",
+            d[0],
+            d[1],
+            d[2],
+            "--out",
+            f.path("m5").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not disjoint"), "{}", stderr(&o));
+}
+
+/// A run folder held by a live run is refused (the lock names its process); a lock of a dead
+/// process is taken over.
+#[test]
+fn a_locked_run_folder_is_refused_and_a_stale_lock_replaced() {
+    let f = Fixture::new("");
+    let out = f.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    // process 1 is alive on every Linux machine
+    let live = format!(r#"{{"pid":1,"host":"{host}","started_at":"2026-12-01T00:00:00Z"}}"#);
+    std::fs::write(out.join(".faithbench.lock"), &live).unwrap();
+    let o = f.run("out", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another faithbench (process 1"),
+        "{}",
+        stderr(&o)
+    );
+    let dead = format!(r#"{{"pid":4194321,"host":"{host}","started_at":"2026-12-01T00:00:00Z"}}"#);
+    std::fs::write(out.join(".faithbench.lock"), &dead).unwrap();
+    let o = faithbench(
+        &[
+            "run",
+            f.config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&o);
+    assert!(
+        stderr(&o).contains("stale lock of process 4194321"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !out.join(".faithbench.lock").exists(),
+        "released at the end"
+    );
+}
+
 #[test]
 fn explain_image_and_text_and_list() {
     let dir = tempfile::tempdir().unwrap();

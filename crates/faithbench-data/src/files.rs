@@ -81,12 +81,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| err("cannot create its folder", e))?;
+    // unique per writer: process id, a per-process counter, and the clock (two hosts sharing a
+    // file system may have equal process ids)
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}-{:x}",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        nanos
     ));
     std::fs::write(&tmp, bytes).map_err(|e| err("cannot write a temporary file", e))?;
     std::fs::rename(&tmp, path).map_err(|e| err("cannot move the temporary file into place", e))
@@ -95,6 +103,56 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two writers of one cache key in one process used to share the temporary file name
+    /// (`.<name>.tmp-<pid>`), so one could rename the other's half-written file into place.
+    #[test]
+    fn write_atomic_concurrent_writers_of_one_file_never_corrupt_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.npy");
+        // each writer writes a different, self-checking payload: 64 KiB of one byte value
+        let payload = |w: u8| vec![w; 1 << 16];
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (0..6u8)
+                .map(|w| {
+                    let path = path.clone();
+                    s.spawn(move || {
+                        for _ in 0..40 {
+                            write_atomic(&path, &payload(w)).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let stop2 = stop.clone();
+            let path2 = path.clone();
+            let reader = s.spawn(move || {
+                let mut reads = 0;
+                while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(b) = std::fs::read(&path2) {
+                        assert_eq!(b.len(), 1 << 16, "torn file");
+                        assert!(b.iter().all(|&x| x == b[0]), "mixed writers");
+                        reads += 1;
+                    }
+                }
+                reads
+            });
+            for w in writers {
+                w.join().unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0, "the reader saw the file");
+        });
+        let b = std::fs::read(&path).unwrap();
+        assert_eq!(b.len(), 1 << 16);
+        assert!(b.iter().all(|&x| x == b[0] && x < 6));
+        // no temporary files left behind
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
 
     #[test]
     fn file_stems_are_safe() {

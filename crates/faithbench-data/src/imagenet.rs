@@ -21,13 +21,40 @@
 //! order. Images are decoded lazily in [`ImageNetVal::get`] and converted to 8-bit RGB (grey is
 //! replicated, alpha is dropped, CMYK is converted by the JPEG decoder) — the equivalent of PIL's
 //! `.convert('RGB')`. The format is detected from the file contents, not its extension.
+//!
+//! Class names ([`ImageNetVal::class_synonyms_with_source`], the reader's `class_synonyms`), for
+//! zero-shot prompts (protocols §4.3), come from the first of:
+//! 1. torchvision's `meta.bin` ([`crate::imagenet_meta`]), looked up as `root/meta.bin` and, when
+//!    `root` is itself the split folder and is named `val`, as `meta.bin` in its parent (where
+//!    torchvision keeps it, next to `val/`). Every class folder must have an entry (an error
+//!    names the WNID and the file); entries without a folder are ignored, as torchvision ignores
+//!    them. A `meta.bin` that cannot be read is an error, never a reason to fall back.
+//! 2. faithbench's table of the 1000 ImageNet-1k classes ([`crate::imagenet_classes`]), when every
+//!    class folder is a WNID (`n` and eight digits) found in it.
+//! 3. the folder names themselves, one synonym each (e.g. faithbench-shapes' `0_disc`, `1_square`, …).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
+use crate::imagenet_classes::{imagenet_synonyms, is_wnid};
+use crate::imagenet_meta::read_meta_bin;
 use crate::npy::{read_index_file, NpyError};
+
+/// The name of torchvision's meta file (`torchvision.datasets.imagenet.META_FILE`).
+pub const META_FILE: &str = "meta.bin";
+
+/// Where [`ImageNetVal::class_synonyms_with_source`] took the class names from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassNameSource {
+    /// torchvision's `meta.bin` at this path.
+    MetaBin(PathBuf),
+    /// faithbench's table of the 1000 ImageNet-1k classes: every folder is a WNID in it.
+    WnidTable,
+    /// The class folder names, one synonym each.
+    FolderNames,
+}
 
 /// torchvision's `IMG_EXTENSIONS`, matched case-insensitively against the end of the file name.
 pub const IMG_EXTENSIONS: [&str; 9] = [
@@ -94,6 +121,22 @@ pub enum ImageNetError {
         /// Decoder message.
         reason: String,
     },
+    /// torchvision's `meta.bin` could not be read or does not hold `(wnid_to_classes, val_wnids)`.
+    #[error("torchvision meta file {path}: {message}")]
+    MetaBin {
+        /// The `meta.bin`.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A class folder has no entry in `meta.bin`.
+    #[error("class folder {wnid} has no entry in torchvision meta file {path}")]
+    MissingInMeta {
+        /// The class folder name.
+        wnid: String,
+        /// The `meta.bin`.
+        path: PathBuf,
+    },
 }
 
 /// One decoded sample.
@@ -116,6 +159,7 @@ struct Entry {
 /// The ImageNet validation set (or a subset of it) in torchvision order.
 #[derive(Debug, Clone)]
 pub struct ImageNetVal {
+    root: PathBuf,
     split_dir: PathBuf,
     classes: Vec<String>,
     entries: Vec<Entry>,
@@ -206,6 +250,7 @@ impl ImageNetVal {
             entries.extend(files.into_iter().map(|rel| Entry { rel, label }));
         }
         Ok(ImageNetVal {
+            root: root.to_path_buf(),
             split_dir,
             classes: classes.into_iter().map(|(n, _)| n).collect(),
             entries,
@@ -249,6 +294,66 @@ impl ImageNetVal {
     /// Class folder names (WNIDs) in label order.
     pub fn classes(&self) -> &[String] {
         &self.classes
+    }
+
+    /// torchvision's `meta.bin` for this dataset, if there is one: `root/meta.bin`, or, when the
+    /// root is itself a split folder named `val`, `meta.bin` next to it.
+    pub fn meta_bin_path(&self) -> Option<PathBuf> {
+        let mut candidates = vec![self.root.join(META_FILE)];
+        if self.split_dir == self.root && self.root.file_name().is_some_and(|n| n == "val") {
+            let parent = match self.root.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            candidates.push(parent.join(META_FILE));
+        }
+        candidates.into_iter().find(|p| p.is_file())
+    }
+
+    /// The synonyms of every class in label order, and where they came from (see the module
+    /// documentation for the order of the sources).
+    pub fn class_synonyms_with_source(
+        &self,
+    ) -> Result<(Vec<Vec<String>>, ClassNameSource), ImageNetError> {
+        if let Some(path) = self.meta_bin_path() {
+            let meta = read_meta_bin(&path)?;
+            let mut out = Vec::with_capacity(self.classes.len());
+            for wnid in &self.classes {
+                match meta.synonyms(wnid) {
+                    Some([]) => {
+                        return Err(ImageNetError::MetaBin {
+                            path,
+                            message: format!("wnid_to_classes[{wnid:?}] is an empty tuple"),
+                        })
+                    }
+                    Some(synonyms) => out.push(synonyms.to_vec()),
+                    None => {
+                        return Err(ImageNetError::MissingInMeta {
+                            wnid: wnid.clone(),
+                            path,
+                        })
+                    }
+                }
+            }
+            return Ok((out, ClassNameSource::MetaBin(path)));
+        }
+        let table: Option<Vec<Vec<String>>> = self
+            .classes
+            .iter()
+            .map(|c| {
+                is_wnid(c)
+                    .then(|| imagenet_synonyms(c))
+                    .flatten()
+                    .map(|s| s.iter().map(|x| x.to_string()).collect())
+            })
+            .collect();
+        Ok(match table {
+            Some(t) => (t, ClassNameSource::WnidTable),
+            None => (
+                self.classes.iter().map(|c| vec![c.clone()]).collect(),
+                ClassNameSource::FolderNames,
+            ),
+        })
     }
 
     /// Number of samples (subset size when a subset is set).
@@ -375,9 +480,15 @@ pub const DATASET: DatasetInfo = DatasetInfo {
             }
             None => None,
         };
+        let mut fingerprint = serde_json::json!({ "subset_sha256": subset_sha256 });
+        // the class names (zero-shot prompts) depend on meta.bin when there is one
+        if let Some(meta) = data.meta_bin_path() {
+            fingerprint["meta_bin_sha256"] = sha256_file(&meta)?.into();
+            locations.push(meta);
+        }
         Ok(Opened {
             reader: Box::new(data),
-            fingerprint: serde_json::json!({ "subset_sha256": subset_sha256 }),
+            fingerprint,
             locations,
         })
     },
@@ -408,11 +519,9 @@ impl DatasetReader for ImageNetVal {
             mask: None,
         })
     }
-    /// The class folder names, one synonym each.
+    /// From `meta.bin`, else the shipped WNID table, else the folder names (see the module docs).
     fn class_synonyms(&self) -> DataResult<Option<Vec<Vec<String>>>> {
-        Ok(Some(
-            self.classes().iter().map(|c| vec![c.clone()]).collect(),
-        ))
+        Ok(Some(self.class_synonyms_with_source()?.0))
     }
 }
 

@@ -204,6 +204,10 @@ pub struct ZeroShot {
     /// tinca')`, pitfall P9c).
     #[serde(default)]
     pub names: faithbench_data::imagenet_classes::ClassNameRule,
+    /// The class names in label order, replacing the dataset's (e.g. `["disc", "square", …]`
+    /// for folders named `0_disc`, `1_square`, …); each is one synonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 impl Default for ZeroShot {
@@ -211,6 +215,7 @@ impl Default for ZeroShot {
         ZeroShot {
             template: d_template(),
             names: Default::default(),
+            classes: None,
         }
     }
 }

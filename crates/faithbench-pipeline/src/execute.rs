@@ -98,6 +98,8 @@ pub(crate) struct Exec<'a> {
     pub counters: Counters,
     /// `done[evaluator][explainer]` = sample ids with a record.
     pub done: Vec<Vec<BTreeSet<String>>>,
+    /// Only this shard's chunks are evaluated.
+    pub shard: Option<crate::shard::Shard>,
     pub stop_after: Option<usize>,
     pub progress: bool,
 }
@@ -288,8 +290,14 @@ impl Exec<'_> {
         let n = ds.num_samples;
         let b = plan.plan.batch_size;
         let out = &plan.locations.out_dir;
-        let pb = progress_bar(n, self.progress, format!("{} ({})", ds.name, ds.kind));
-        for start in (0..n).step_by(b) {
+        let shard = self.shard;
+        let in_shard = move |chunk: usize| shard.is_none_or(|s| s.has_chunk(chunk));
+        let planned = (0..n).filter(|p| in_shard(p / b)).count();
+        let pb = progress_bar(planned, self.progress, format!("{} ({})", ds.name, ds.kind));
+        for (chunk, start) in (0..n).step_by(b).enumerate() {
+            if !in_shard(chunk) {
+                continue;
+            }
             let positions: Vec<usize> = (start..(start + b).min(n)).collect();
             let ids = &ds.sample_ids[start..start + positions.len()];
             let pending = self.pending_rows(&evs, &applicable, ids);

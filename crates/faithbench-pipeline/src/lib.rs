@@ -53,10 +53,12 @@ pub mod execute;
 pub mod explain;
 pub mod gallery;
 pub mod listing;
+pub mod lock;
 pub mod modality;
 pub mod plan;
 pub mod records;
 pub mod run;
+pub mod shard;
 pub mod summary;
 pub mod util;
 
@@ -68,3 +70,4 @@ pub use explain::{explain, ExplainRequest, Tower};
 pub use listing::{listing, registry_markdown};
 pub use plan::{resolve, Overrides, Plan};
 pub use run::{report, run, run_settings, RunOptions, RunOutcome};
+pub use shard::{merge, MergeOutcome, Shard};

@@ -477,17 +477,34 @@ fn resolve_dataset(
             let input = image_input(&source.spec)
                 .ok_or_else(|| Error::failure(format!("model `{}` has no image input", d.model)))?;
             if let Some(z) = zero_shot {
-                let synonyms = reader.class_synonyms()?.ok_or_else(|| {
-                    Error::input(format!(
-                        "CLIP's zero-shot classifier needs the classes' names; {} datasets have none",
-                        d.kind.kind
-                    ))
-                })?;
+                let synonyms = match &z.classes {
+                    Some(names) => {
+                        let n = reader.class_synonyms()?.map(|s| s.len());
+                        if let Some(n) = n.filter(|&n| n != names.len()) {
+                            return Err(Error::input(format!(
+                                "dataset `{}`: zero_shot.classes names {} classes, the dataset has {n}",
+                                d.name,
+                                names.len()
+                            )));
+                        }
+                        names.iter().map(|c| vec![c.clone()]).collect()
+                    }
+                    None => reader.class_synonyms()?.ok_or_else(|| {
+                        Error::input(format!(
+                            "CLIP's zero-shot classifier needs the classes' names; {} datasets have none \
+                             (name them with zero_shot.classes)",
+                            d.kind.kind
+                        ))
+                    })?,
+                };
                 prompts = Some(
                     synonyms
                         .iter()
-                        .map(|s| faithbench_data::imagenet_classes::prompt(&z.template, s, z.names))
-                        .collect::<Vec<_>>(),
+                        .map(|s| {
+                            faithbench_data::imagenet_classes::prompt(&z.template, s, z.names)
+                                .input_err(|| format!("dataset `{}`: zero-shot prompt", d.name))
+                        })
+                        .collect::<Result<Vec<_>>>()?,
                 );
             }
             (Preprocess::Image { resize }, Some(input.size), None)

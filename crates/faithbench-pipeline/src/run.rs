@@ -12,8 +12,10 @@ use crate::config::Settings;
 use crate::error::{Classify, Context, Error, Result};
 use crate::execute::{Counters, DatasetModel, Exec, Stages, Step};
 use crate::gallery;
+use crate::lock::RunLock;
 use crate::plan::{image_input, records_path, resolve, Overrides, Plan};
 use crate::records;
+use crate::shard::{read_shard, shard_ids, write_shard, Shard};
 use crate::summary::{evaluators, write_reports, RunSummary};
 use crate::util::{git_commit, pretty_json, rfc3339};
 
@@ -32,6 +34,8 @@ pub struct RunOptions {
     pub stop_after_records: Option<usize>,
     /// The command line, recorded in the manifest.
     pub command: Vec<String>,
+    /// Evaluate only this shard of every dataset (`--shard K/N`; see [`crate::shard`]).
+    pub shard: Option<Shard>,
 }
 
 /// A loaded model.
@@ -65,6 +69,8 @@ pub struct RunOutcome {
     pub config_hash: String,
     /// Whether the run stopped early (`stop_after_records`); no summary was written then.
     pub stopped: bool,
+    /// The shard this run evaluated (no summary is written for a shard).
+    pub shard: Option<Shard>,
     /// Records appended.
     pub records_written: usize,
     /// The gallery index, if one was written.
@@ -82,6 +88,8 @@ struct Manifest {
     status: &'static str,
     config: PathBuf,
     config_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<String>,
     models: BTreeMap<String, ManifestModel>,
     device: String,
     command: Vec<String>,
@@ -113,12 +121,35 @@ fn write_manifest(out: &Path, m: &Manifest) -> Result<()> {
     )?)
 }
 
-/// Creates or validates the run folder and writes `resolved_config.json`.
-pub fn prepare_run_dir(plan: &Plan, fresh: bool, log: &mut dyn FnMut(&str)) -> Result<()> {
+/// Creates or validates the run folder of `plan` for `shard` (`None`: the whole plan) and writes
+/// `resolved_config.json` (and `shard.json` for a shard). A folder holding records of another
+/// plan or another shard is refused unless `fresh`.
+pub fn prepare_run_dir(
+    plan: &Plan,
+    shard: Option<Shard>,
+    fresh: bool,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
     let out = &plan.locations.out_dir;
     std::fs::create_dir_all(out)
         .failure(|| format!("{}: cannot create the run folder", out.display()))?;
     let rc = out.join("resolved_config.json");
+    let has_records = std::fs::read_dir(out.join("records"))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    let old_shard = read_shard(out)?;
+    if has_records && !fresh && old_shard != shard {
+        let name = |s: Option<Shard>| match s {
+            Some(s) => format!("shard {s}"),
+            None => "the whole plan".to_string(),
+        };
+        return Err(Error::input(format!(
+            "{}: this run folder holds records of {}, not {}; pass --fresh to discard them, or choose another --out",
+            out.display(),
+            name(old_shard),
+            name(shard)
+        )));
+    }
     let mut wipe = fresh;
     if rc.exists() {
         let old = Plan::read(&rc)?;
@@ -140,9 +171,6 @@ pub fn prepare_run_dir(plan: &Plan, fresh: bool, log: &mut dyn FnMut(&str)) -> R
             ));
         }
     } else {
-        let has_records = std::fs::read_dir(out.join("records"))
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false);
         if has_records && !fresh {
             return Err(Error::input(format!(
                 "{}: holds records but no resolved_config.json, so they cannot be matched to this plan; \
@@ -173,6 +201,7 @@ pub fn prepare_run_dir(plan: &Plan, fresh: bool, log: &mut dyn FnMut(&str)) -> R
     }
     std::fs::create_dir_all(out.join("records"))
         .failure(|| format!("{}: cannot create", out.join("records").display()))?;
+    write_shard(out, shard, &plan.config_hash)?;
     Ok(faithbench_data::files::write_atomic(
         &rc,
         pretty_json(plan)?.as_bytes(),
@@ -199,14 +228,20 @@ pub fn run_settings(
         .context(|| format!("device of {}", settings.path.display()))?
         .autodiff();
     log(&format!(
-        "plan {} → {} ({} explainers × {} evaluators, {} samples)",
+        "plan {} → {} ({} explainers × {} evaluators, {} samples{})",
         &plan.config_hash[..12],
         out.display(),
         plan.plan.explainers.len(),
         plan.plan.evaluators.len(),
-        plan.num_samples()
+        plan.num_samples(),
+        opts.shard
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default()
     ));
-    prepare_run_dir(&plan, opts.fresh, log)?;
+    std::fs::create_dir_all(&out)
+        .failure(|| format!("{}: cannot create the run folder", out.display()))?;
+    let _lock = RunLock::acquire(&out, log)?;
+    prepare_run_dir(&plan, opts.shard, opts.fresh, log)?;
     let plan_secs = t_start.elapsed().as_secs_f64();
 
     // repair partial lines, collect what is done
@@ -267,6 +302,7 @@ pub fn run_settings(
         },
         counters: Counters::default(),
         done,
+        shard: opts.shard,
         stop_after: opts.stop_after_records,
         progress: opts.progress,
     };
@@ -276,6 +312,7 @@ pub fn run_settings(
         status: "running",
         config: settings.path.clone(),
         config_hash: plan.config_hash.clone(),
+        shard: opts.shard.map(|s| s.to_string()),
         models: plan
             .plan
             .models
@@ -354,6 +391,7 @@ pub fn run_settings(
                 out_dir: out,
                 config_hash: plan.config_hash.clone(),
                 stopped: true,
+                shard: opts.shard,
                 records_written: exec.counters.records_written,
                 gallery: None,
                 constant_maps: exec.counters.constant_maps,
@@ -364,21 +402,55 @@ pub fn run_settings(
     let exec_secs = t_exec.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let summary: RunSummary = write_reports(&plan, &out)?;
-    let index = gallery::write_index(&plan)?;
+    let index = if let Some(s) = opts.shard {
+        // a shard writes no summary; its records must cover its chunks
+        for e in &plan.plan.evaluators {
+            let Some(ds) = plan.dataset(&e.dataset) else {
+                continue;
+            };
+            let want = shard_ids(ds, plan.plan.batch_size, Some(s));
+            for (xi, x) in plan.explainers_for(e) {
+                let ei = plan
+                    .plan
+                    .evaluators
+                    .iter()
+                    .position(|p| p.name == e.name)
+                    .unwrap_or(0);
+                let have = &exec.done[ei][xi];
+                let lacking = want.iter().filter(|id| !have.contains(*id)).count();
+                if lacking > 0 {
+                    return Err(Error::failure(format!(
+                        "{}: shard {s}: {} × {} lacks {lacking} records after the run; rerun to resume",
+                        out.display(),
+                        e.name,
+                        x.label
+                    )));
+                }
+            }
+        }
+        log(&format!(
+            "shard {s} complete in {}; join the shards with `faithbench merge`",
+            out.display()
+        ));
+        None
+    } else {
+        let summary: RunSummary = write_reports(&plan, &out)?;
+        let index = gallery::write_index(&plan)?;
+        if !summary.incomplete.is_empty() {
+            let list: Vec<String> = summary
+                .incomplete
+                .iter()
+                .map(|(e, x, have, want)| format!("{e} × {x}: {have}/{want}"))
+                .collect();
+            return Err(Error::failure(format!(
+                "{}: records are incomplete after the run ({}); rerun to resume",
+                out.join("records").display(),
+                list.join(", ")
+            )));
+        }
+        index
+    };
     exec.stages.report += t.elapsed().as_secs_f64();
-    if !summary.incomplete.is_empty() {
-        let list: Vec<String> = summary
-            .incomplete
-            .iter()
-            .map(|(e, x, have, want)| format!("{e} × {x}: {have}/{want}"))
-            .collect();
-        return Err(Error::failure(format!(
-            "{}: records are incomplete after the run ({}); rerun to resume",
-            out.join("records").display(),
-            list.join(", ")
-        )));
-    }
 
     let c = &exec.counters;
     manifest.status = "complete";
@@ -407,6 +479,7 @@ pub fn run_settings(
         out_dir: out,
         config_hash: plan.config_hash.clone(),
         stopped: false,
+        shard: opts.shard,
         records_written: c.records_written,
         gallery: index,
         constant_maps: c.constant_maps,
