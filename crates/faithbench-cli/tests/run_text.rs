@@ -10,7 +10,6 @@
 //! faithbench.json.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 mod common;
 use common::{faithbench, ok, repo, run, stderr};

@@ -672,6 +672,19 @@ impl<'a> Parser<'a> {
                     Preprocess::Text { max_length }
                 }
             };
+            if let Some(k) = m.keys().find(|k| !info.keys.iter().any(|(n, _)| n == k)) {
+                let mut known: Vec<&str> = info.keys.iter().map(|(n, _)| *n).collect();
+                known.extend(["model", "limit"]);
+                known.push(match info.modality {
+                    Modality::Image => "resize",
+                    Modality::Text => "max_length",
+                });
+                return Err(self.parse_err(format!(
+                    "{what}: unknown key `{k}` for kind `{}` (known: {})",
+                    info.kind,
+                    known.join(", ")
+                )));
+            }
             for key in info.path_keys {
                 if let Some(v) = m.get_mut(*key) {
                     self.expand_value(&format!("{what}.{key}"), v)?;
