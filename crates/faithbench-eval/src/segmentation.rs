@@ -103,6 +103,12 @@ pub struct SegmentationRecord {
     pub ap: f64,
     /// Foreground F1 (zero division → 0).
     pub f1: f64,
+    /// The reference's F1 (`get_f1_scores(output[0, 1], labels[0])`): its batch size is
+    /// `predict.shape[0]`, the image **height**, so it scores every pixel row on its own
+    /// (scikit-learn F1 of the row, zero division → 0) and this is the mean over the rows
+    /// (pitfall P18). Records written before this field existed read back as 0.
+    #[serde(default)]
+    pub f1_rows: f64,
 }
 
 /// Dataset-level segmentation metrics.
@@ -120,6 +126,9 @@ pub struct SegmentationSummary {
     pub map: f64,
     /// Mean per-image F1.
     pub mf1: f64,
+    /// Mean over images of the per-row F1 ([`SegmentationRecord::f1_rows`]) — the paper's mF1
+    /// column; with equal heights (224 in the protocol) the mean over all rows.
+    pub mf1_rows: f64,
     /// Number of degenerate (constant raw map) records included.
     pub degenerate: usize,
 }
@@ -260,6 +269,7 @@ fn record_from_prediction(
     let y_true: Vec<bool> = gt.iter().map(|&g| !g).chain(gt.iter().copied()).collect();
     let ap = average_precision(&y_true, scores)?;
     let f1 = f1_binary(gt, pred_fg)?;
+    let f1_rows = f1_per_row(gt, pred_fg, h, w)?;
     Ok(SegmentationRecord {
         sample_id: sample_id.to_string(),
         height: h,
@@ -272,7 +282,27 @@ fn record_from_prediction(
         union,
         ap: if ap.is_nan() { 0.0 } else { ap },
         f1: if f1.is_nan() { 0.0 } else { f1 },
+        f1_rows,
     })
+}
+
+/// The reference's row-wise F1: the mean over the `h` rows of `f1_binary(gt_row, pred_row)`
+/// (zero division → 0, NaN → 0 like its `np.nan_to_num`).
+pub fn f1_per_row(
+    gt: &[bool],
+    pred_fg: &[bool],
+    h: usize,
+    w: usize,
+) -> Result<f64, SegmentationError> {
+    if h == 0 || w == 0 {
+        return Ok(0.0);
+    }
+    let mut total = 0.0;
+    for r in 0..h {
+        let f = f1_binary(&gt[r * w..(r + 1) * w], &pred_fg[r * w..(r + 1) * w])?;
+        total += if f.is_nan() { 0.0 } else { f };
+    }
+    Ok(total / h as f64)
 }
 
 /// Per-image record from a **normalised** map (`H × W`, finite) and a `{0,1}` mask (`H × W`).
@@ -341,6 +371,7 @@ pub fn aggregate(records: &[SegmentationRecord]) -> Result<SegmentationSummary, 
         miou: (iou[0] + iou[1]) / 2.0,
         map: records.iter().map(|r| r.ap).sum::<f64>() / n as f64,
         mf1: records.iter().map(|r| r.f1).sum::<f64>() / n as f64,
+        mf1_rows: records.iter().map(|r| r.f1_rows).sum::<f64>() / n as f64,
         degenerate: records.iter().filter(|r| r.degenerate).count(),
     })
 }
@@ -363,6 +394,19 @@ mod tests {
             average_precision(&[false, false], &[0.1, 0.2]).unwrap(),
             0.0
         );
+    }
+
+    /// A 2 × 3 image: row 0 truth [1 1 0] / prediction [1 0 0] → F1 = 2·1/(2·1 + 0 + 1) = 2/3;
+    /// row 1 truth [0 0 0] / prediction [0 1 0] → no true positive → 0. Row mean 1/3, while the
+    /// image F1 is 2·1/(2·1 + 1 + 1) = 1/2.
+    #[test]
+    fn f1_per_row_reference_by_hand() {
+        let gt = [true, true, false, false, false, false];
+        let pred = [true, false, false, false, true, false];
+        assert!((f1_per_row(&gt, &pred, 2, 3).unwrap() - 1.0 / 3.0).abs() < 1e-15);
+        assert!((f1_binary(&gt, &pred).unwrap() - 0.5).abs() < 1e-15);
+        // an all-background row with an all-background prediction counts as 0 (zero division)
+        assert_eq!(f1_per_row(&[false; 3], &[false; 3], 1, 3).unwrap(), 0.0);
     }
 
     #[test]

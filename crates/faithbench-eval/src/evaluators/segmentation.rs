@@ -3,7 +3,9 @@
 //! it against the mask; see [`crate::segmentation`] for the metrics themselves.
 //!
 //! Summary metrics: `pixel_accuracy` and `miou` (micro totals as in the reference; CI: bootstrap
-//! of the same ratio on resampled images), `map`, `mf1` (means over images).
+//! of the same ratio on resampled images), `map`, `mf1` (means over images), and
+//! `mf1_rows_reference`, the reference script's row-wise F1 (pitfall P18; the paper's mF1
+//! column), next to the per-image `mf1`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -50,13 +52,14 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     protocol: "protocols §4.2",
     modality: Modality::Image,
     needs: &[Capability::Masks],
-    metrics: "pixel_accuracy, miou, map, mf1",
+    metrics: "pixel_accuracy, miou, map, mf1, mf1_rows_reference",
     example: "{}",
     tolerances: &[
         ("pixel_accuracy", 0.005),
         ("miou", 0.005),
         ("map", 0.005),
         ("mf1", 0.005),
+        ("mf1_rows_reference", 0.005),
     ],
     resolve,
     default_name: |_| "segmentation".into(),
@@ -148,6 +151,7 @@ impl Protocol for Segmentation {
             .map_err(EvalError::protocol)?;
         let ap: Vec<f64> = recs.iter().map(|r| r.ap).collect();
         let f1: Vec<f64> = recs.iter().map(|r| r.f1).collect();
+        let f1_rows: Vec<f64> = recs.iter().map(|r| r.f1_rows).collect();
         Ok(PairSummary {
             rows: vec![
                 names.row("pixel_accuracy", s.pix_acc, &pix_ci),
@@ -161,6 +165,11 @@ impl Protocol for Segmentation {
                     "mf1",
                     s.mf1,
                     &bootstrap_mean_ci(&f1, cfg).map_err(EvalError::protocol)?,
+                ),
+                names.row(
+                    "mf1_rows_reference",
+                    s.mf1_rows,
+                    &bootstrap_mean_ci(&f1_rows, cfg).map_err(EvalError::protocol)?,
                 ),
             ],
             curves: Vec::new(),
@@ -240,6 +249,15 @@ impl Protocol for Segmentation {
             diff: pc.difference,
             p: Some(pc.p_value),
         });
+        let f1r = |r: &[SegmentationRecord]| r.iter().map(|x| x.f1_rows).collect::<Vec<_>>();
+        let pc = paired_difference_ci(&f1r(&ra), &f1r(&rb), cfg).map_err(EvalError::protocol)?;
+        out.lines.push(ComparisonLine {
+            metric: "mf1_rows_reference".into(),
+            a: sa.mf1_rows,
+            b: sb.mf1_rows,
+            diff: pc.difference,
+            p: Some(pc.p_value),
+        });
         Ok(out)
     }
 }
@@ -264,6 +282,7 @@ mod tests {
             union,
             ap: 1.0,
             f1: 0.0,
+            f1_rows: 0.0,
         };
         let recs = vec![rec(3, [2, 1], [3, 2]), rec(1, [1, 0], [3, 2])];
         let pix = pix_counts(&recs);
