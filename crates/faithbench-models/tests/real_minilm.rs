@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
 use faithbench_models::bert::BertConfig;
 use faithbench_models::load::load_bert;
 use faithbench_models::tokenize::TextTokenizer;
