@@ -97,6 +97,16 @@ enum Command {
         #[arg(long)]
         pool: Option<String>,
     },
+    /// Train the shipped faithbench-shapes CLIP (image and text towers) from scratch on
+    /// captioned shapes; fails if its zero-shot accuracy is below 90 %.
+    TrainShapesClip {
+        /// Output folder (the shipped copy is models/shapes_clip).
+        #[arg(long, default_value = "models/shapes_clip")]
+        out: PathBuf,
+        /// Override the number of optimiser steps (default: the shipped recipe).
+        #[arg(long)]
+        steps: Option<usize>,
+    },
     /// Write faithbench-planted, the generated ERASER-format text dataset with known rationales
     /// (docs/ + test.jsonl + val.jsonl).
     SynthText {
@@ -483,6 +493,34 @@ fn main() -> ExitCode {
             }
         },
         Command::TrainShapes { out, steps, pool } => train_shapes(&out, steps, pool.as_deref()),
+        Command::TrainShapesClip { out, steps } => {
+            let mut cfg = faithbench_train::ShapesClipTrainConfig::shipped();
+            if let Some(n) = steps {
+                cfg.steps = n;
+            }
+            let res = faithbench_train::train_shapes_clip(&cfg, &out, |l| {
+                eprintln!(
+                    "shapes_clip: step {:>5}  loss {:.4}  lr {:.2e}  {:.0} s",
+                    l.step, l.loss, l.lr, l.seconds
+                )
+            });
+            match res {
+                Ok(r) => {
+                    println!(
+                        "shapes_clip: zero-shot accuracy {:.2} % on {} samples ({:.0} s) -> {}",
+                        100.0 * r.test_accuracy,
+                        r.test_samples,
+                        r.seconds,
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    print_error(&e);
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
         Command::SynthText {
             out,
             n_test,

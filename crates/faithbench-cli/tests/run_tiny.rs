@@ -178,8 +178,9 @@ fn run_writes_every_output_with_expected_summary_rows() {
         Some("evaluator,explainer,metric,value,ci_low,ci_high,n")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    // perturbation: auc + clean_accuracy + 9 levels, × 2 tests × 2 explainers; segmentation: 4 × 2
-    assert_eq!(rows.len(), 11 * 2 * 2 + 4 * 2, "{csv}");
+    // perturbation: auc + clean_accuracy + 9 levels, × 2 tests × 2 explainers; segmentation:
+    // pixel_accuracy, miou, map, mf1, mf1_rows_reference × 2
+    assert_eq!(rows.len(), 11 * 2 * 2 + 5 * 2, "{csv}");
     for (e, n) in [
         ("perturbation_positive_predicted", "9"),
         ("perturbation_negative_predicted", "9"),
@@ -204,7 +205,7 @@ fn run_writes_every_output_with_expected_summary_rows() {
         }
     }
     for x in ["Ours-H", "rollout"] {
-        for m in ["pixel_accuracy", "miou", "map", "mf1"] {
+        for m in ["pixel_accuracy", "miou", "map", "mf1", "mf1_rows_reference"] {
             assert!(
                 rows.iter()
                     .any(|r| r[0] == "segmentation" && r[1] == x && r[2] == m && r[6] == "4"),

@@ -1,6 +1,7 @@
 //! Writing models back to checkpoints in the layouts users' checkpoints have — timm for ViTs,
-//! Hugging Face `BertForSequenceClassification` for BERT — so that faithbench's own trained
-//! models load through the same path as users' checkpoints, plus `faithbench.json`.
+//! Hugging Face `BertForSequenceClassification` for BERT, OpenAI's state dict for CLIP — so that
+//! faithbench's own trained models load through the same path as users' checkpoints, plus
+//! `faithbench.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,7 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::bert::Bert;
+use crate::clip::{Clip, ClipTransformer};
 use crate::error::{ModelError, Result};
 use crate::load::{Layout, ModelSpec};
 use crate::vit::VisionTransformer;
@@ -28,6 +30,11 @@ impl Out {
     fn put<const D: usize>(&mut self, name: &str, t: Tensor<D>) {
         let shape = t.dims().to_vec();
         self.0.insert(name.to_string(), (shape, values(t)));
+    }
+    /// A tensor stored with another shape of the same size (e.g. a 0-d scalar).
+    fn put_shaped<const D: usize>(&mut self, name: &str, shape: &[usize], t: Tensor<D>) {
+        debug_assert_eq!(shape.iter().product::<usize>(), t.shape().num_elements());
+        self.0.insert(name.to_string(), (shape.to_vec(), values(t)));
     }
     fn linear(&mut self, prefix: &str, l: &Linear) {
         self.put(&format!("{prefix}.weight"), l.weight.val().transpose());
@@ -109,6 +116,76 @@ pub fn save_vit_timm(model: &VisionTransformer, dir: &Path) -> Result<()> {
         config: c.clone(),
     };
     write_json(&dir.join("faithbench.json"), &spec)
+}
+
+/// Saves a CLIP as an OpenAI-layout state dict (`model.safetensors`, f32) and its
+/// `faithbench.json` (`"family": "clip"`, layout `openai_clip`) in `dir`, with the key names
+/// and shapes of `torch.save(model.state_dict())` for OpenAI's `CLIP` (see [`crate::load`]):
+/// `visual.conv1.weight` (width, 3, p, p), `visual.class_embedding`, `visual.positional_embedding`,
+/// `visual.ln_pre`, `visual.transformer.resblocks.N.{ln_1, attn.in_proj_weight (3·width, width),
+/// attn.in_proj_bias, attn.out_proj, ln_2, mlp.c_fc, mlp.c_proj}`, `visual.ln_post`,
+/// `visual.proj` (width, embed), `token_embedding.weight`, `positional_embedding`,
+/// `transformer.resblocks.N.…`, `ln_final`, `text_projection` (width, embed) and the 0-d
+/// `logit_scale`. JIT-only entries (`input_resolution`, `context_length`, `vocab_size`) are not
+/// written; the config in `faithbench.json` carries them.
+pub fn save_clip_openai(model: &Clip, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let c = &model.config;
+    let mut out = Out(BTreeMap::new());
+    let v = &model.visual;
+    let p = c.patch_size;
+    out.put(
+        "visual.conv1.weight",
+        v.conv1
+            .proj
+            .weight
+            .val()
+            .transpose()
+            .reshape([c.vision_width, 3, p, p]),
+    );
+    out.put("visual.class_embedding", v.class_embedding.val());
+    out.put("visual.positional_embedding", v.positional_embedding.val());
+    out.ln("visual.ln_pre", &v.ln_pre);
+    out.clip_blocks("visual.transformer.resblocks", &v.transformer);
+    out.ln("visual.ln_post", &v.ln_post);
+    out.put("visual.proj", v.proj.val());
+    out.put("token_embedding.weight", model.token_embedding.val());
+    out.put("positional_embedding", model.positional_embedding.val());
+    out.clip_blocks("transformer.resblocks", &model.transformer);
+    out.ln("ln_final", &model.ln_final);
+    out.put("text_projection", model.text_projection.val());
+    out.put_shaped("logit_scale", &[], model.logit_scale.val());
+    out.write(&dir.join("model.safetensors"))?;
+    let spec = ModelSpec::Clip {
+        layout: Layout::OpenaiClip,
+        config: c.clone(),
+    };
+    write_json(&dir.join("faithbench.json"), &spec)
+}
+
+impl Out {
+    /// The blocks of a CLIP tower under `prefix` (`….resblocks`), OpenAI's names.
+    fn clip_blocks(&mut self, prefix: &str, t: &ClipTransformer) {
+        for (i, blk) in t.resblocks.iter().enumerate() {
+            let b = format!("{prefix}.{i}");
+            self.ln(&format!("{b}.ln_1"), &blk.ln_1);
+            // `nn.MultiheadAttention`'s fused input projection: rows [W_q; W_k; W_v] (out, in).
+            self.put(
+                &format!("{b}.attn.in_proj_weight"),
+                blk.attn.qkv.weight.val().transpose(),
+            );
+            if let Some(bias) = &blk.attn.qkv.bias {
+                self.put(&format!("{b}.attn.in_proj_bias"), bias.val());
+            }
+            self.linear(&format!("{b}.attn.out_proj"), &blk.attn.proj);
+            self.ln(&format!("{b}.ln_2"), &blk.ln_2);
+            self.linear(&format!("{b}.mlp.c_fc"), &blk.mlp.c_fc);
+            self.linear(&format!("{b}.mlp.c_proj"), &blk.mlp.c_proj);
+        }
+    }
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {

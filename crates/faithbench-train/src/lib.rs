@@ -10,6 +10,9 @@
 //! * [`train_planted_bert`] trains a small BERT on faithbench-planted (see
 //!   `faithbench_data::planted`) from the generated training stream, evaluates it on the shipped
 //!   test split, and saves it in the Hugging Face `BertForSequenceClassification` layout.
+//! * [`train_shapes_clip`] ([`clip`]) trains a tiny CLIP from scratch on faithbench-shapes with
+//!   generated captions (symmetric InfoNCE), checks its zero-shot accuracy through
+//!   `ClipImageClassifier`, and saves it as an OpenAI-layout state dict.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,6 +30,13 @@ use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::vit::{Pool, VisionTransformer, VitConfig};
 use faithbench_models::{TextBatch, TraceOptions};
 use serde::{Deserialize, Serialize};
+
+pub mod clip;
+
+pub use clip::{
+    evaluate_zero_shot, shapes_clip_config, train_shapes_clip, ClipTrainReport,
+    ShapesClipTrainConfig,
+};
 
 /// Errors of the training recipes.
 #[derive(Debug, thiserror::Error)]
@@ -248,35 +258,59 @@ impl Schedule {
 /// Trains `model` for `schedule.steps` AdamW steps on cross-entropy; `batch(model, step)` returns
 /// the logits of step `step`'s batch and its labels. Logs the mean loss every 50 steps.
 fn fit<M: Module>(
-    mut model: M,
+    model: M,
     schedule: &Schedule,
     device: &Device,
     mut batch: impl FnMut(&M, usize) -> Result<(Tensor<2>, Vec<usize>)>,
     progress: &mut dyn FnMut(&LogLine),
 ) -> Result<(M, Vec<LogLine>)> {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    fit_loss(
+        model,
+        schedule,
+        50,
+        |model, step| {
+            let (logits, labels) = batch(model, step)?;
+            let targets = Tensor::<1, Int>::from_data(
+                TensorData::new(
+                    labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+                    [labels.len()],
+                ),
+                device,
+            );
+            Ok(loss_fn.forward(logits, targets))
+        },
+        |model| model,
+        progress,
+    )
+}
+
+/// Trains `model` for `schedule.steps` AdamW steps on the scalar `loss(model, step)`;
+/// `after_step` sees the model after every optimiser step (e.g. to clamp a parameter). Logs the
+/// mean loss every `log_every` steps and at the last step.
+fn fit_loss<M: Module>(
+    mut model: M,
+    schedule: &Schedule,
+    log_every: usize,
+    mut loss: impl FnMut(&M, usize) -> Result<Tensor<1>>,
+    mut after_step: impl FnMut(M) -> M,
+    progress: &mut dyn FnMut(&LogLine),
+) -> Result<(M, Vec<LogLine>)> {
     let mut optim = AdamWConfig::new()
         .with_weight_decay(schedule.weight_decay)
         .init();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
     let t0 = Instant::now();
     let mut log = Vec::new();
     let (mut acc_loss, mut acc_n) = (0.0, 0usize);
+    let log_every = log_every.max(1);
     for step in 0..schedule.steps {
         let lr = schedule.lr_at(step);
-        let (logits, labels) = batch(&model, step)?;
-        let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
-                [labels.len()],
-            ),
-            device,
-        );
-        let loss = loss_fn.forward(logits, targets);
+        let loss = loss(&model, step)?;
         acc_loss += loss.clone().inner().into_scalar::<f32>() as f64;
         acc_n += 1;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(lr, model, grads);
-        if (step + 1) % 50 == 0 || step + 1 == schedule.steps {
+        model = after_step(optim.step(lr, model, grads));
+        if (step + 1) % log_every == 0 || step + 1 == schedule.steps {
             let line = LogLine {
                 step: step + 1,
                 loss: acc_loss / acc_n as f64,
