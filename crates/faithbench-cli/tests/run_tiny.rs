@@ -477,80 +477,34 @@ fn check_takes_tolerances_from_the_runs_evaluators() {
     ok(&f.run("out", &[]));
     let base = f.path("baseline.csv");
     std::fs::copy(f.path("out/summary.csv"), &base).unwrap();
-    let cand = f.path("out/summary.csv");
-    move_score(
-        &base,
-        &cand,
-        "perturbation_positive_predicted",
-        "rollout",
-        "auc",
-        0.3,
-    );
-    let o = faithbench(
-        &[
+    // moves rollout's positive AUC by `delta` into `cand` and checks it against the baseline
+    let check_moved = |cand: &Path, delta: f64| {
+        let (e, x) = ("perturbation_positive_predicted", "rollout");
+        move_score(&base, cand, e, x, "auc", delta);
+        let args = [
             "check",
             "--baseline",
             base.to_str().unwrap(),
             cand.to_str().unwrap(),
-        ],
-        &[],
-    );
-    ok(&o);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("resolved_config.json"));
+        ];
+        let o = faithbench(&args, &[]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = check_moved(&f.path("out/summary.csv"), 0.3);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("resolved_config.json"), "{out}");
     // 0.6 is past 0.5
-    move_score(
-        &base,
-        &cand,
-        "perturbation_positive_predicted",
-        "rollout",
-        "auc",
-        0.6,
-    );
-    let o = faithbench(
-        &[
-            "check",
-            "--baseline",
-            base.to_str().unwrap(),
-            cand.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    let (code, out) = check_moved(&f.path("out/summary.csv"), 0.6);
+    assert_eq!(code, Some(3), "{out}");
     // away from the run: metric-name defaults
-    let away = f.path("away.csv");
-    move_score(
-        &base,
-        &away,
-        "perturbation_positive_predicted",
-        "rollout",
-        "auc",
-        0.3,
-    );
-    let o = faithbench(
-        &[
-            "check",
-            "--baseline",
-            base.to_str().unwrap(),
-            away.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(String::from_utf8_lossy(&o.stdout).contains("metric names"));
+    let (code, out) = check_moved(&f.path("away.csv"), 0.3);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("metric names"), "{out}");
 }
 
-/// Three shards (`--shard K/3`, each resumable in its own folder) and a merge give the summary
-/// of the unsharded run byte for byte; bad shard sets are refused naming the problem.
 #[test]
 fn three_shards_merge_to_the_unsharded_summary() {
     let f = Fixture::new("");
