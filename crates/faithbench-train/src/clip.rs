@@ -260,6 +260,17 @@ pub struct ClipTrainReport {
     pub seconds: f64,
 }
 
+/// A batch of image–caption pairs.
+#[derive(Debug, Clone)]
+pub struct ClipBatch {
+    /// Normalised images (B, 3, S, S).
+    pub images: Tensor<4>,
+    /// One caption per image.
+    pub captions: Vec<ShapeCaption>,
+    /// (class, colour index) of each image's object.
+    pub facts: Vec<(usize, usize)>,
+}
+
 /// Training pairs `start..start + n` of the stream with `seed`: normalised images and captions.
 pub fn shapes_clip_batch(
     cfg: &ClipConfig,
@@ -268,7 +279,7 @@ pub fn shapes_clip_batch(
     n: usize,
     colour_fraction: f64,
     device: &Device,
-) -> Result<(Tensor<4>, Vec<ShapeCaption>, Vec<(usize, usize)>)> {
+) -> Result<ClipBatch> {
     let samples: Vec<ShapeSample> = (0..n as u64)
         .map(|i| generate(seed, start + i, IMAGE_SIZE))
         .collect();
@@ -276,7 +287,7 @@ pub fn shapes_clip_batch(
         .iter()
         .map(|s| prepare(&s.image, cfg.image_size, ResizeMode::ClipBicubic))
         .collect();
-    let x = cfg.normalization().apply(raw_batch(&images, device)?);
+    let images = cfg.normalization().apply(raw_batch(&images, device)?);
     let captions = samples
         .iter()
         .enumerate()
@@ -286,7 +297,11 @@ pub fn shapes_clip_batch(
         .iter()
         .map(|s| (s.label, object_colour(s)))
         .collect();
-    Ok((x, captions, facts))
+    Ok(ClipBatch {
+        images,
+        captions,
+        facts,
+    })
 }
 
 /// Tokenises captions to the model's context length.
@@ -368,11 +383,10 @@ pub fn evaluate_zero_shot(model: &Clip, n: usize) -> Result<f64> {
     let mut correct = 0usize;
     for start in (0..n).step_by(100) {
         let m = 100.min(n - start);
-        let (x, _, facts) =
-            shapes_clip_batch(&model.config, EVAL_SEED, start as u64, m, 0.0, &device)?;
+        let batch = shapes_clip_batch(&model.config, EVAL_SEED, start as u64, m, 0.0, &device)?;
         let logits = clf
             .trace(
-                &ModelInput::Image(x),
+                &ModelInput::Image(batch.images),
                 &vec![1.0; m],
                 &TraceOptions::default(),
             )?
@@ -382,7 +396,7 @@ pub fn evaluate_zero_shot(model: &Clip, n: usize) -> Result<f64> {
             .try_into_vec::<f32>()
             .unwrap_or_default();
         let c = clf.num_classes();
-        for (i, &(y, _)) in facts.iter().enumerate() {
+        for (i, &(y, _)) in batch.facts.iter().enumerate() {
             correct += usize::from(faithbench_eval::argmax(&logits[i * c..(i + 1) * c]) == y);
         }
     }
@@ -429,7 +443,7 @@ pub fn train_shapes_clip(
         &schedule,
         cfg.log_every,
         |model: &Clip, step| {
-            let (x, captions, facts) = shapes_clip_batch(
+            let b = shapes_clip_batch(
                 &cfg.model,
                 TRAIN_SEED,
                 (step * cfg.batch_size) as u64,
@@ -437,7 +451,7 @@ pub fn train_shapes_clip(
                 cfg.colour_fraction,
                 &device,
             )?;
-            clip_loss(model, &tok, x, &facts, &captions)
+            clip_loss(model, &tok, b.images, &b.facts, &b.captions)
         },
         |mut model: Clip| {
             model.logit_scale = model
