@@ -580,6 +580,23 @@ pub fn default_tolerance(metric: &str) -> f64 {
         .map_or(1e-6, |(_, t)| *t)
 }
 
+/// The per-level Markdown tables of the removal tests (image and text perturbation): the
+/// `accuracy@…` family titled "accuracy per removed fraction", any other `prefix@…` family
+/// "`prefix` per k".
+pub fn removal_tables(prefixes: &[String]) -> Vec<(String, String)> {
+    prefixes
+        .iter()
+        .map(|p| {
+            let title = if p == "accuracy" {
+                "accuracy per removed fraction".to_string()
+            } else {
+                format!("{p} per k")
+            };
+            (p.clone(), title)
+        })
+        .collect()
+}
+
 /// Whether a tolerance pattern (`name`, or `prefix*`) matches a metric.
 pub fn pattern_matches(pattern: &str, metric: &str) -> bool {
     match pattern.strip_suffix('*') {

@@ -314,17 +314,7 @@ impl Protocol for Perturbation {
     }
 
     fn markdown_tables(&self, prefixes: &[String]) -> Vec<(String, String)> {
-        prefixes
-            .iter()
-            .map(|p| {
-                let title = if p == "accuracy" {
-                    "accuracy per removed fraction".to_string()
-                } else {
-                    format!("{p} per k")
-                };
-                (p.clone(), title)
-            })
-            .collect()
+        crate::evaluator::removal_tables(prefixes)
     }
 
     fn figures(&self, name: &str, stem: &str, _: &[SummaryRow], curves: &[Curve]) -> Vec<Figure> {

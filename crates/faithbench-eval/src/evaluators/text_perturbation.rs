@@ -400,17 +400,7 @@ impl Protocol for TextPerturbation {
     }
 
     fn markdown_tables(&self, prefixes: &[String]) -> Vec<(String, String)> {
-        prefixes
-            .iter()
-            .map(|p| {
-                let title = if p == "accuracy" {
-                    "accuracy per removed fraction".to_string()
-                } else {
-                    format!("{p} per k")
-                };
-                (p.clone(), title)
-            })
-            .collect()
+        crate::evaluator::removal_tables(prefixes)
     }
 
     fn figures(&self, name: &str, stem: &str, _: &[SummaryRow], curves: &[Curve]) -> Vec<Figure> {
