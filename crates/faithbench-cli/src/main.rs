@@ -157,7 +157,11 @@ malformed CSV, bad --tol), 1 on any other failure.
 Default absolute tolerances come from the evaluators (`faithbench list`): auc, clean_accuracy,
 accuracy@*, pixel_accuracy, miou, map, mf1: 0.005; any other metric: 1e-6. --tol-abs X replaces
 all defaults by X; --tol METRIC=X (repeatable, METRIC may end in * to match a prefix, e.g.
-'accuracy@*=0.01') overrides one metric.";
+'accuracy@*=0.01') overrides one metric.
+
+--against-published TOL (without --baseline) holds the candidate to the published values its run
+wired in (configs/paper/published.toml): exit 3 when a cell is further than TOL from its
+published value, in the summary's unit.";
 
 const EXIT_HELP: &str =
     "Exit status: 0 success; 1 failure (a write failed, a model produced non-finite values, an
@@ -206,8 +210,13 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct CheckArgs {
     /// The baseline summary.csv.
-    #[arg(long)]
-    baseline: PathBuf,
+    #[arg(long, required_unless_present = "against_published")]
+    baseline: Option<PathBuf>,
+    /// Instead of a baseline, hold the candidate's cells to their published values (a run of a
+    /// config that wires `published` tables): exit 3 when a cell is further than TOL from its
+    /// published value (TOL in the summary's unit, e.g. 0.01 = one point of a fractional AUC).
+    #[arg(long, value_name = "TOL", conflicts_with_all = ["baseline", "tol_abs", "tol"])]
+    against_published: Option<f64>,
     /// The candidate summary.csv.
     candidate: PathBuf,
     /// Absolute tolerance for every metric (replaces the per-metric defaults).
@@ -421,9 +430,16 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Command::Check(a) => {
-            match faithbench_pipeline::check(&a.baseline, &a.candidate, a.tol_abs, &a.tol)
-                .and_then(|r| write_out(&a.out, &r.markdown).map(|_| r))
-            {
+            let report = match (&a.baseline, a.against_published) {
+                (_, Some(tol)) => {
+                    faithbench_pipeline::check::check_against_published(&a.candidate, tol)
+                }
+                (Some(b), None) => faithbench_pipeline::check(b, &a.candidate, a.tol_abs, &a.tol),
+                (None, None) => Err(faithbench_pipeline::Error::input(
+                    "check needs --baseline or --against-published",
+                )),
+            };
+            match report.and_then(|r| write_out(&a.out, &r.markdown).map(|_| r)) {
                 Ok(r) => {
                     print!("{}", r.markdown);
                     if r.passed {

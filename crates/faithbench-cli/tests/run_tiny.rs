@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{faithbench, ok, repo, stderr};
+use common::{faithbench, ok, repo, status, stderr, stdout};
 
 /// 3 classes × 3 PNGs of varied sizes (resized to 32×32 by the run), deterministic content.
 fn make_imagenet(root: &Path) {
@@ -503,6 +503,139 @@ fn check_takes_tolerances_from_the_runs_evaluators() {
     let (code, out) = check_moved(&f.path("away.csv"), 0.3);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("metric names"), "{out}");
+}
+
+/// A config that wires published numbers gets `published` / `published_diff` columns in its
+/// summary (published × scale, value − published), a note in summary.md, and `check
+/// --against-published TOL` exits 3 exactly when a cell is further than TOL from its value.
+/// Wiring a table measured under other evaluator settings, or `published` keys without the
+/// file, are bad input.
+#[test]
+fn published_numbers_sit_beside_ours_and_check_against_them() {
+    let f = Fixture::new("");
+    let table = |requires: &str| {
+        format!(
+            "[sources.s]\ncitation = \"test\"\n\n[tables.\"tiny/pos\"]\nsource = \"s\"\nwhere = \"t1\"\nscale = 0.01\nrequires = {{ {requires} }}\nvalues.rollout = {{ auc = 50.0 }}\nvalues.ours_h = {{ auc = 40.0, clean_accuracy = 100.0 }}\n"
+        )
+    };
+    std::fs::write(
+        f.path("pub.toml"),
+        table("\"config.mode\" = \"positive\", auc = \"bi2023\""),
+    )
+    .unwrap();
+    let plain = std::fs::read_to_string(&f.config).unwrap();
+    let wired = plain
+        .replacen(
+            "mode = \"positive\"",
+            "mode = \"positive\"\npublished = \"tiny/pos\"",
+            1,
+        )
+        .replacen(
+            "method = \"rollout\"",
+            "method = \"rollout\"\npublished = \"rollout\"",
+            1,
+        )
+        .replacen(
+            "method = \"ours_h\"",
+            "method = \"ours_h\"\npublished = \"ours_h\"",
+            1,
+        )
+        + "\n[published]\nfile = \"${CONFIG_DIR}/pub.toml\"\n";
+    std::fs::write(&f.config, &wired).unwrap();
+    ok(&f.run("out", &[]));
+    let csv = std::fs::read_to_string(f.path("out/summary.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("evaluator,explainer,metric,value,ci_low,ci_high,n,published,published_diff")
+    );
+    let mut diffs = Vec::new();
+    for l in lines {
+        let c: Vec<&str> = l.split(',').collect();
+        let want = match (c[0], c[1], c[2]) {
+            ("perturbation_positive_predicted", "rollout", "auc") => Some(0.5),
+            ("perturbation_positive_predicted", "Ours-H", "auc") => Some(0.4),
+            ("perturbation_positive_predicted", "Ours-H", "clean_accuracy") => Some(1.0),
+            _ => None,
+        };
+        match want {
+            Some(p) => {
+                let v: f64 = c[3].parse().unwrap();
+                assert_eq!(c[7], format!("{p:.6}"), "{l}");
+                let d: f64 = c[8].parse().unwrap();
+                assert!((d - (v - p)).abs() < 2e-6, "{l}");
+                diffs.push(d.abs());
+            }
+            None => assert_eq!((c[7], c[8]), ("", ""), "{l}"),
+        }
+    }
+    assert_eq!(diffs.len(), 3, "{csv}");
+    let md = std::fs::read_to_string(f.path("out/summary.md")).unwrap();
+    assert!(md.contains(" · published 0.5000 ("), "{md}");
+
+    let cand = f.path("out/summary.csv");
+    let check = |tol: f64| {
+        faithbench(
+            &[
+                "check",
+                cand.to_str().unwrap(),
+                "--against-published",
+                &tol.to_string(),
+            ],
+            &[],
+        )
+    };
+    let max = diffs.iter().cloned().fold(0.0, f64::max);
+    let o = check(max + 1e-3);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("3 of 3 published cells"),
+        "{}",
+        stdout(&o)
+    );
+    let o = check(max - 1e-3);
+    status(&o, 3);
+    assert!(stdout(&o).contains("FAIL"), "{}", stdout(&o));
+    // a run without published values has nothing to check against
+    let unwired = f.path("unwired.csv");
+    move_score(&cand, &unwired, "segmentation", "rollout", "miou", 0.0);
+    let text = std::fs::read_to_string(&unwired).unwrap();
+    let stripped: String = text
+        .lines()
+        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
+    std::fs::write(&unwired, stripped).unwrap();
+    let o = faithbench(
+        &[
+            "check",
+            unwired.to_str().unwrap(),
+            "--against-published",
+            "0.1",
+        ],
+        &[],
+    );
+    status(&o, 2);
+    assert!(
+        stderr(&o).contains("no row has a published value"),
+        "{}",
+        stderr(&o)
+    );
+
+    // the table was measured with another AUC rule: not comparable
+    std::fs::write(
+        f.path("pub.toml"),
+        table("\"config.mode\" = \"positive\", auc = \"chefer2021\""),
+    )
+    .unwrap();
+    let o = f.run("out2", &[]);
+    status(&o, 2);
+    assert!(stderr(&o).contains("not comparable"), "{}", stderr(&o));
+    // `published` keys without the file
+    let orphan = wired.replace("\n[published]\nfile = \"${CONFIG_DIR}/pub.toml\"\n", "");
+    std::fs::write(&f.config, orphan).unwrap();
+    let o = f.run("out3", &[]);
+    status(&o, 2);
+    assert!(stderr(&o).contains("[published] file"), "{}", stderr(&o));
 }
 
 #[test]

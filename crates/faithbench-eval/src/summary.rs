@@ -25,6 +25,10 @@ pub struct SummaryRow {
     pub ci_high: f64,
     /// Number of samples aggregated.
     pub n: usize,
+    /// The published value of this cell in the same unit, when the run's config wires one
+    /// (`configs/paper/published.toml`); the summary shows it and the difference beside `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<f64>,
 }
 
 impl SummaryRow {
@@ -44,6 +48,7 @@ impl SummaryRow {
             ci_low: ci.lower,
             ci_high: ci.upper,
             n: ci.n,
+            published: None,
         }
     }
 

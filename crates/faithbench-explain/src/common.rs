@@ -237,6 +237,31 @@ pub(crate) fn n_tokens(tr: &ForwardTrace) -> Result<usize> {
 }
 
 /// Checks a start layer against the model depth.
+/// The name of an LRP-based method with its variant: `method[rules]`, and
+/// `method[rules,norm_then_pool]` for the reference's MAE pooling order.
+pub(crate) fn lrp_name(
+    method: &str,
+    rules: Option<faithbench_models::lrp::LrpRules>,
+    order: Option<faithbench_models::vit::FcNormOrder>,
+) -> String {
+    use faithbench_models::lrp::LrpRules;
+    use faithbench_models::vit::FcNormOrder;
+    let mut parts = Vec::new();
+    match rules {
+        Some(LrpRules::LayersLrp) => parts.push("layers_lrp"),
+        Some(LrpRules::LayersOurs) => parts.push("layers_ours"),
+        None => {}
+    }
+    if order == Some(FcNormOrder::NormThenPool) {
+        parts.push("norm_then_pool");
+    }
+    if parts.is_empty() {
+        method.to_string()
+    } else {
+        format!("{method}[{}]", parts.join(","))
+    }
+}
+
 pub(crate) fn check_start(start: usize, layers: usize, what: &str) -> Result<()> {
     if start >= layers {
         return Err(ExplainError::Config(format!(

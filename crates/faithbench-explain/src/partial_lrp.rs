@@ -4,10 +4,11 @@
 //! `layers_lrp` (pitfall P5: Chefer used the opposite choice for ViT).
 
 use faithbench_models::lrp::LrpRules;
+use faithbench_models::vit::FcNormOrder;
 use faithbench_models::Explainable;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{assemble, groups, head_mean, out_len, readout, slice4};
+use crate::common::{assemble, groups, head_mean, lrp_name, out_len, readout, slice4};
 use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
 
@@ -30,6 +31,11 @@ pub struct PartialLrpConfig {
     /// Rule set; default ViT `layers_ours`, BERT `layers_lrp`.
     #[serde(default)]
     pub rules: Option<LrpRules>,
+    /// Average-pooled ViTs (MAE): `pool_then_norm` (default, the model's own forward) or
+    /// `norm_then_pool` (the reference's LRP model, pitfall P7: `fc_norm` on every token, then
+    /// the patch mean; the forward, its gradients and the relevance all use that order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fc_norm_order: Option<FcNormOrder>,
 }
 
 /// Partial LRP.
@@ -38,16 +44,15 @@ pub struct PartialLrp(pub PartialLrpConfig);
 
 impl Explainer for PartialLrp {
     fn name(&self) -> String {
-        match self.0.rules {
-            Some(LrpRules::LayersLrp) => "partial_lrp[layers_lrp]".into(),
-            Some(LrpRules::LayersOurs) => "partial_lrp[layers_ours]".into(),
-            None => "partial_lrp".into(),
-        }
+        lrp_name(METHOD.name, self.0.rules, self.0.fc_norm_order)
     }
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.0).unwrap_or_default()
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
+        // the reference's MAE pooling order: forward, gradients and relevance all on it
+        let variant = model.with_fc_norm_order(self.0.fc_norm_order.unwrap_or_default())?;
+        let model: &dyn Explainable = variant.as_deref().unwrap_or(model);
         let last = model.num_layers() - 1;
         let rules: LrpRules = match self.0.rules {
             Some(r) => r,

@@ -47,6 +47,8 @@ pub const PRESETS: &[Preset] = &[
     Preset { name: "partial_lrp/vit_ti", source: "TI ViT: layers_ours", json: r#"{"method":"partial_lrp","rules":"layers_ours"}"# },
     Preset { name: "partial_lrp/vit_chefer", source: "Chefer 2021a ViT: layers_lrp", json: r#"{"method":"partial_lrp","rules":"layers_lrp"}"# },
     Preset { name: "partial_lrp/bert_ti", source: "TI BERT: layers_lrp", json: r#"{"method":"partial_lrp","rules":"layers_lrp"}"# },
+    Preset { name: "transformer_attribution/mae_reference", source: "TI ViT_LRP mae=True: layers_ours, start 1, no row normalisation, fc_norm on every token before the patch mean (pitfall P7)", json: r#"{"method":"transformer_attribution","rules":"layers_ours","start_layer":1,"row_normalise":false,"fc_norm_order":"norm_then_pool"}"# },
+    Preset { name: "partial_lrp/mae_reference", source: "TI ViT_LRP mae=True: layers_ours, fc_norm on every token before the patch mean (pitfall P7)", json: r#"{"method":"partial_lrp","rules":"layers_ours","fc_norm_order":"norm_then_pool"}"# },
     Preset { name: "raw_attention/mae_reference", source: "TI mae=True: mean over keys (pitfall P8)", json: r#"{"method":"raw_attention","mae_axis":"key"}"# },
     Preset { name: "attn_gradcam/mae_reference", source: "TI mae=True: mean over keys (pitfall P8)", json: r#"{"method":"attn_gradcam","mae_axis":"key"}"# },
 ];

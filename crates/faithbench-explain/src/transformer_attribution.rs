@@ -5,11 +5,13 @@
 //! rules `layers_lrp`. Read out per model (BERT `[0,0] := 0`).
 
 use faithbench_models::lrp::LrpRules;
+use faithbench_models::vit::FcNormOrder;
 use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    assemble, check_start, eye, grad, groups, head_mean, out_len, readout, rownorm, slice4,
+    assemble, check_start, eye, grad, groups, head_mean, lrp_name, out_len, readout, rownorm,
+    slice4,
 };
 use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
@@ -38,6 +40,11 @@ pub struct TaConfig {
     /// Row-normalise `(I + Ā)`; default ViT false, BERT true (as the reference).
     #[serde(default)]
     pub row_normalise: Option<bool>,
+    /// Average-pooled ViTs (MAE): `pool_then_norm` (default, the model's own forward) or
+    /// `norm_then_pool` (the reference's LRP model, pitfall P7: `fc_norm` on every token, then
+    /// the patch mean; the forward, its gradients and the relevance all use that order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fc_norm_order: Option<FcNormOrder>,
 }
 
 /// Transformer attribution.
@@ -46,16 +53,15 @@ pub struct TransformerAttribution(pub TaConfig);
 
 impl Explainer for TransformerAttribution {
     fn name(&self) -> String {
-        match self.0.rules {
-            Some(LrpRules::LayersLrp) => "transformer_attribution[layers_lrp]".into(),
-            Some(LrpRules::LayersOurs) => "transformer_attribution[layers_ours]".into(),
-            None => "transformer_attribution".into(),
-        }
+        lrp_name(METHOD.name, self.0.rules, self.0.fc_norm_order)
     }
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.0).unwrap_or_default()
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
+        // the reference's MAE pooling order: forward, gradients and relevance all on it
+        let variant = model.with_fc_norm_order(self.0.fc_norm_order.unwrap_or_default())?;
+        let model: &dyn Explainable = variant.as_deref().unwrap_or(model);
         let layers = model.num_layers();
         let s = match self.0.start_layer {
             Some(s) => s,

@@ -28,7 +28,7 @@ use crate::bert::Bert;
 use crate::clip::{l2_normalize, quick_gelu, ClipImageClassifier};
 use crate::error::{ModelError, Result};
 use crate::trace::{ModelInput, TextBatch};
-use crate::vit::{Pool, VisionTransformer};
+use crate::vit::{FcNormOrder, Pool, VisionTransformer};
 
 /// Which of Chefer's two rule sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -38,6 +38,18 @@ pub enum LrpRules {
     LayersOurs,
     /// `layers_lrp.py` ("orig"): separate Linear denominators, plain residual adds.
     LayersLrp,
+}
+
+/// Relevance at the tokens `t` (B, N, D) of an average pool over the patch tokens
+/// `1..N`: `R_i = t_i ⊙ safe_div(r, mean_i t_i) / (N−1)` for patches, 0 for the class token.
+/// `pooled` is the mean the relevance `r` (B, D) arrived at.
+fn avg_pool_rel(t: Tensor<3>, pooled: Tensor<2>, r: Tensor<2>) -> Tensor<3> {
+    let [b, n, d] = t.dims();
+    let s = safe_div(r, pooled)
+        .div_scalar((n - 1) as f64)
+        .reshape([b, 1, d]);
+    let patches = t.clone().narrow(1, 1, n - 1) * s;
+    Tensor::cat(vec![t.narrow(1, 0, 1).zeros_like(), patches], 1)
 }
 
 fn safe_div<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
@@ -316,35 +328,56 @@ impl VisionTransformer {
             Some(n) => n.forward(x),
             None => x,
         };
+        let r_x = self.head_relevance(xn, targets, rules)?;
+        Ok(pre_ln_relprop(&blocks, &acts, r_x, rules, down_to))
+    }
+
+    /// Relevance at the tokens after the final norm `xn` (B, N, D), from the one-hot of
+    /// `targets` through the head, `fc_norm` and the pooling (in the config's `fc_norm_order`).
+    pub(crate) fn head_relevance(
+        &self,
+        xn: Tensor<3>,
+        targets: &[usize],
+        rules: LrpRules,
+    ) -> Result<Tensor<3>> {
+        let plain = xn.device().inner();
         let [b, n, d] = xn.dims();
-        let pooled = match self.config.pool {
-            Pool::Cls => xn.clone().narrow(1, 0, 1).reshape([b, d]),
-            Pool::Avg => xn.clone().narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]),
-        };
-        let head_in = match &self.fc_norm {
-            Some(f) => f.forward(pooled.clone()),
-            None => pooled.clone(),
-        };
-        let plain = dev.clone().inner();
         let r = onehot(targets, self.config.num_classes, &plain)?;
-        let r_pooled = linear_rel(head_in.inner(), w(&self.head), r, rules); // fc_norm: identity
-        let pooled = pooled.inner();
-        let xn = xn.inner();
-        let r_x = match self.config.pool {
-            Pool::Cls => {
-                let r0 = safe_div(r_pooled, pooled.clone());
+        let r_x = match (self.config.pool, &self.fc_norm, self.config.fc_norm_order) {
+            (Pool::Cls, _, FcNormOrder::PoolThenNorm) => {
+                let pooled = xn.clone().narrow(1, 0, 1).reshape([b, d]);
+                let head_in = match &self.fc_norm {
+                    Some(f) => f.forward(pooled.clone()),
+                    None => pooled.clone(),
+                };
+                let r_pooled = linear_rel(head_in.inner(), w(&self.head), r, rules); // fc_norm: identity
+                let r0 = safe_div(r_pooled, pooled.inner());
+                let xn = xn.inner();
                 let cls = xn.clone().narrow(1, 0, 1) * r0.reshape([b, 1, d]);
                 Tensor::cat(vec![cls, Tensor::zeros([b, n - 1, d], &plain)], 1)
             }
-            Pool::Avg => {
-                let s = safe_div(r_pooled, pooled)
-                    .div_scalar((n - 1) as f64)
-                    .reshape([b, 1, d]);
-                let patches = xn.clone().narrow(1, 1, n - 1) * s;
-                Tensor::cat(vec![Tensor::zeros([b, 1, d], &plain), patches], 1)
+            (Pool::Avg, _, FcNormOrder::PoolThenNorm) => {
+                let pooled = xn.clone().narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]);
+                let head_in = match &self.fc_norm {
+                    Some(f) => f.forward(pooled.clone()),
+                    None => pooled.clone(),
+                };
+                let r_pooled = linear_rel(head_in.inner(), w(&self.head), r, rules); // fc_norm: identity
+                avg_pool_rel(xn.inner(), pooled.inner(), r_pooled)
+            }
+            (Pool::Avg, Some(f), FcNormOrder::NormThenPool) => {
+                let tokens = f.forward(xn).inner();
+                let pooled = tokens.clone().narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]);
+                let r_pooled = linear_rel(pooled.clone(), w(&self.head), r, rules);
+                avg_pool_rel(tokens, pooled, r_pooled) // fc_norm on the tokens: identity
+            }
+            (_, _, FcNormOrder::NormThenPool) => {
+                return Err(ModelError::Input(
+                    "fc_norm_order = \"norm_then_pool\" applies to average-pooled ViTs with fc_norm (MAE); this ViT pools the class token or has no fc_norm".into(),
+                ))
             }
         };
-        Ok(pre_ln_relprop(&blocks, &acts, r_x, rules, down_to))
+        Ok(r_x)
     }
 }
 
@@ -568,4 +601,120 @@ fn attn_relprop_split(
         )
     };
     (vec![part(r_q, 0), part(r_k, 1), part(r_v, 2)], r_a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vit::VitConfig;
+    use burn::module::Param;
+
+    /// A 2-wide average-pooled ViT with an identity head (no bias) and a plain `fc_norm`
+    /// (γ = 1, β = 0, ε = 1e-12): for a 2-vector `[a, b]` with `a < b`, `fc_norm` gives
+    /// `[−1, 1]`.
+    fn tiny_gap_vit(device: &Device) -> VisionTransformer {
+        let cfg = VitConfig {
+            image_size: 2,
+            patch_size: 1,
+            hidden: 2,
+            depth: 1,
+            heads: 1,
+            mlp_hidden: 2,
+            num_classes: 2,
+            qkv_bias: true,
+            ln_eps: 1e-12,
+            pool: Pool::Avg,
+            norm_mean: [0.5; 3],
+            norm_std: [0.5; 3],
+            fc_norm_order: FcNormOrder::PoolThenNorm,
+        };
+        let mut m = cfg.init(device);
+        m.head.weight = Param::from_tensor(Tensor::from_floats([[1.0, 0.0], [0.0, 1.0]], device));
+        m.head.bias = None;
+        m
+    }
+
+    fn rows(t: Tensor<3>) -> Vec<Vec<f32>> {
+        let [_, n, d] = t.dims();
+        let v = t.into_data().try_to_vec::<f32>().unwrap();
+        (0..n).map(|i| v[i * d..(i + 1) * d].to_vec()).collect()
+    }
+
+    /// Tokens CLS = [9, 9], p₁ = [0, 2], p₂ = [1, 5]; class 1 explained. Both orders give the
+    /// head input [−1, 1] and, through the identity head (layers_ours: x⁺ = [0, 1], Z = [0, 1]),
+    /// the relevance [0, 1] at the pooled vector.
+    /// * pool_then_norm: pooled = mean(p₁, p₂) = [0.5, 3.5]; R_pᵢ = pᵢ ⊙ [0, 1]/[0.5, 3.5]/2
+    ///   → p₁ [0, 2/7], p₂ [0, 5/7].
+    /// * norm_then_pool (the reference's MAE LRP): n₁ = n₂ = [−1, 1], pooled = [−1, 1];
+    ///   R_pᵢ = nᵢ ⊙ [0, 1]/[−1, 1]/2 → [0, 1/2] each.
+    /// The class token gets nothing in either order.
+    #[test]
+    fn fc_norm_order_variants_spread_the_pooled_relevance_by_hand() {
+        let device = Device::flex();
+        let m = tiny_gap_vit(&device);
+        let xn = Tensor::<3>::from_floats([[[9.0, 9.0], [0.0, 2.0], [1.0, 5.0]]], &device);
+        let run = |order| {
+            let mut m = m.clone();
+            m.config.fc_norm_order = order;
+            // both orders feed the head [-1, 1]: the logits equal the head input
+            let logits = m
+                .head_forward(xn.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            assert!(
+                (logits[0] + 1.0).abs() < 1e-6 && (logits[1] - 1.0).abs() < 1e-6,
+                "{logits:?}"
+            );
+            rows(
+                m.head_relevance(xn.clone(), &[1], LrpRules::LayersOurs)
+                    .unwrap(),
+            )
+        };
+        let close = |got: Vec<Vec<f32>>, want: [[f32; 2]; 3]| {
+            for (g, w) in got.iter().zip(want.iter()) {
+                for (a, b) in g.iter().zip(w.iter()) {
+                    assert!((a - b).abs() < 1e-6, "{got:?} vs {want:?}");
+                }
+            }
+        };
+        close(
+            run(FcNormOrder::PoolThenNorm),
+            [[0.0, 0.0], [0.0, 2.0 / 7.0], [0.0, 5.0 / 7.0]],
+        );
+        close(
+            run(FcNormOrder::NormThenPool),
+            [[0.0, 0.0], [0.0, 0.5], [0.0, 0.5]],
+        );
+    }
+
+    /// The reference order needs an average-pooled model with `fc_norm`; asking a model for
+    /// the order it has gives no variant.
+    #[test]
+    fn norm_then_pool_on_a_cls_vit_is_an_error() {
+        use crate::trace::Explainable;
+        let device = Device::flex();
+        let gap = tiny_gap_vit(&device);
+        assert!(gap
+            .with_fc_norm_order(FcNormOrder::PoolThenNorm)
+            .unwrap()
+            .is_none());
+        assert!(gap
+            .with_fc_norm_order(FcNormOrder::NormThenPool)
+            .unwrap()
+            .is_some());
+        let mut cfg = gap.config.clone();
+        cfg.pool = Pool::Cls;
+        let m = cfg.init(&device);
+        let e = m
+            .with_fc_norm_order(FcNormOrder::NormThenPool)
+            .err()
+            .expect("an error")
+            .to_string();
+        assert!(e.contains("average-pooled"), "{e}");
+        let xn = Tensor::<3>::zeros([1, 3, 2], &device);
+        let mut m = m;
+        m.config.fc_norm_order = FcNormOrder::NormThenPool;
+        assert!(m.head_relevance(xn, &[0], LrpRules::LayersOurs).is_err());
+    }
 }

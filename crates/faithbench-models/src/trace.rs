@@ -223,6 +223,21 @@ pub trait Explainable {
         alphas: &[f32],
         opts: &TraceOptions,
     ) -> Result<ForwardTrace>;
+    /// The same model with its average pooling's `fc_norm` in `order` (the reference's MAE
+    /// LRP model, pitfall P7): `None` when the model already has that order; an error for
+    /// models without `fc_norm` when another order than the default is asked for.
+    fn with_fc_norm_order(
+        &self,
+        order: crate::vit::FcNormOrder,
+    ) -> Result<Option<Box<dyn Explainable>>> {
+        if order.is_default() {
+            return Ok(None);
+        }
+        Err(ModelError::Input(format!(
+            "fc_norm_order = \"norm_then_pool\" applies to average-pooled ViTs with fc_norm (MAE); a {} model has none",
+            self.family().name()
+        )))
+    }
     /// LRP relevance at the attention probabilities of layers `down_to..L` (protocols §2.4),
     /// each (B, H, N, N). Models without LRP support return an error.
     fn attn_relevance(

@@ -28,6 +28,28 @@ pub enum Pool {
     Avg,
 }
 
+/// Where an average-pooled ViT's `fc_norm` sits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FcNormOrder {
+    /// Mean of the patch tokens, then `fc_norm`, then the head: timm's MAE, the reference's
+    /// plain model since its commit `a76854a`. The faithful default.
+    #[default]
+    PoolThenNorm,
+    /// `fc_norm` on every token, then the mean of the patch tokens: the reference's LRP model
+    /// for MAE (`ViT_LRP.py`, `mae=True`) and its plain model before `a76854a` (pitfall P7).
+    /// Offered as a variant of the LRP methods (`fc_norm_order` of transformer attribution and
+    /// partial LRP), which then run their forward, gradients and relevance on this order.
+    NormThenPool,
+}
+
+impl FcNormOrder {
+    /// The default order (kept out of serialised configs, so their hashes do not change).
+    pub fn is_default(&self) -> bool {
+        *self == FcNormOrder::PoolThenNorm
+    }
+}
+
 /// ViT hyper-parameters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +78,9 @@ pub struct VitConfig {
     pub norm_mean: [f32; 3],
     /// Per-channel std of the input normalisation.
     pub norm_std: [f32; 3],
+    /// Average pooling: where `fc_norm` sits (default: after the mean).
+    #[serde(default, skip_serializing_if = "FcNormOrder::is_default")]
+    pub fc_norm_order: FcNormOrder,
 }
 
 impl VitConfig {
@@ -74,6 +99,7 @@ impl VitConfig {
             pool: Pool::Cls,
             norm_mean: [0.5; 3],
             norm_std: [0.5; 3],
+            fc_norm_order: FcNormOrder::PoolThenNorm,
         }
     }
     /// ViT-L/16 at 224 (timm `vit_large_patch16_224`), mean = std = 0.5.
@@ -191,6 +217,9 @@ impl VitConfig {
                 "hidden {} is not divisible by heads {}",
                 self.hidden, self.heads
             ));
+        }
+        if self.fc_norm_order == FcNormOrder::NormThenPool && self.pool != Pool::Avg {
+            return Err("fc_norm_order = \"norm_then_pool\" needs pool = \"avg\"".into());
         }
         if self.depth == 0 || self.num_classes == 0 || self.mlp_hidden == 0 {
             return Err("depth, num_classes and mlp_hidden must be positive".into());
@@ -316,6 +345,11 @@ impl VisionTransformer {
             None => x,
         };
         let [b, n, d] = x.dims();
+        if let (FcNormOrder::NormThenPool, Some(f)) = (self.config.fc_norm_order, &self.fc_norm) {
+            let tokens = f.forward(x);
+            let pooled = tokens.narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]);
+            return self.head.forward(pooled);
+        }
         let pooled = match self.config.pool {
             Pool::Cls => x.narrow(1, 0, 1).reshape([b, d]),
             Pool::Avg => x.narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]),
@@ -349,6 +383,21 @@ impl Explainable for VisionTransformer {
     }
     fn device(&self) -> Device {
         self.cls_token.val().device()
+    }
+
+    fn with_fc_norm_order(&self, order: FcNormOrder) -> Result<Option<Box<dyn Explainable>>> {
+        if order == self.config.fc_norm_order {
+            return Ok(None);
+        }
+        if self.config.pool != Pool::Avg || self.fc_norm.is_none() {
+            return Err(ModelError::Input(format!(
+                "fc_norm_order = \"{}\" applies to average-pooled ViTs with fc_norm (MAE); this ViT pools the class token",
+                if order == FcNormOrder::NormThenPool { "norm_then_pool" } else { "pool_then_norm" }
+            )));
+        }
+        let mut m = self.clone();
+        m.config.fc_norm_order = order;
+        Ok(Some(Box::new(m)))
     }
 
     fn attn_relevance(

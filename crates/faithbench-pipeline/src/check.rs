@@ -174,6 +174,56 @@ pub fn check(
     })
 }
 
+/// Holds a summary CSV to its published values: every row with a `published` value must lie
+/// within `tol` of it (`|value − published| ≤ tol`, in the summary's unit). A summary without
+/// any published value is bad input (nothing to check: the config wires no published table).
+pub fn check_against_published(candidate: &Path, tol: f64) -> Result<CheckReport> {
+    if !(tol >= 0.0 && tol.is_finite()) {
+        return Err(Error::input(format!(
+            "--against-published {tol}: the tolerance must be a finite number ≥ 0"
+        )));
+    }
+    let rows = read_summary_csv(candidate).input_err(|| "reading the candidate")?;
+    let wired: Vec<_> = rows.iter().filter(|r| r.published.is_some()).collect();
+    if wired.is_empty() {
+        return Err(Error::input(format!(
+            "{}: no row has a published value (its config wires no `published` table; see configs/paper/published.toml)",
+            candidate.display()
+        )));
+    }
+    let mut md = format!(
+        "candidate: {}\nagainst the published values, tolerance {tol}\n\n| evaluator | explainer | metric | value | published | diff | status |\n|---|---|---|---|---|---|---|\n",
+        candidate.display()
+    );
+    let mut failed = 0;
+    for r in &wired {
+        let p = r.published.unwrap_or(f64::NAN);
+        let d = r.value - p;
+        let ok = d.abs() <= tol;
+        if !ok {
+            failed += 1;
+        }
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.4} | {p:.4} | {d:+.4} | {} |\n",
+            r.evaluator,
+            r.explainer,
+            r.metric,
+            r.value,
+            if ok { "PASS" } else { "FAIL" }
+        ));
+    }
+    md.push_str(&format!(
+        "\n{} of {} published cells within {tol}: {}\n",
+        wired.len() - failed,
+        wired.len(),
+        if failed == 0 { "PASS" } else { "FAIL" }
+    ));
+    Ok(CheckReport {
+        passed: failed == 0,
+        markdown: md,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ use faithbench_models::Layout;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::published::{PublishedCell, PublishedFile};
+
 /// Errors of loading a config file. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -99,6 +101,16 @@ struct RawConfig {
     explainers: Vec<toml::Table>,
     #[serde(default)]
     evaluators: Vec<toml::Table>,
+    #[serde(default)]
+    published: Option<PublishedSection>,
+}
+
+/// `[published]`: the published-numbers file the config's `published` keys refer to
+/// (`configs/paper/published.toml` format; docs/config.md, "Published numbers").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishedSection {
+    file: String,
 }
 
 /// `[run]`.
@@ -265,6 +277,8 @@ pub struct ExplainerEntry {
     pub method: MethodConfig,
     /// The models it explains (those some dataset uses).
     pub models: Vec<String>,
+    /// Its column in the published tables (`published = "ours_h"`), if any.
+    pub published: Option<String>,
 }
 
 /// A validated `[[evaluators]]` table.
@@ -280,6 +294,9 @@ pub struct EvaluatorEntry {
     pub dataset: String,
     /// The kind's own keys.
     pub keys: Map<String, Value>,
+    /// The published tables its cells are held against, searched in order
+    /// (`published = "bi2023/vit_b16/…"` or a list).
+    pub published: Vec<String>,
 }
 
 /// A parsed, expanded and checked config. Nothing has been read besides the config file.
@@ -299,6 +316,11 @@ pub struct Settings {
     pub explainers: Vec<ExplainerEntry>,
     /// Evaluators in config order.
     pub evaluators: Vec<EvaluatorEntry>,
+    /// `[published] file`, expanded: the published numbers the `published` keys refer to.
+    pub published_file: Option<PathBuf>,
+    /// The published cells the `published` keys wire (checked against the evaluators'
+    /// settings; see [`crate::published`]).
+    pub published: Vec<PublishedCell>,
 }
 
 /// Name of the `[model]` table among the models.
@@ -428,6 +450,26 @@ fn take_str(m: &mut Map<String, Value>, key: &str, what: &str) -> Result<Option<
     }
 }
 
+/// A string or a list of strings.
+fn take_str_list(m: &mut Map<String, Value>, key: &str, what: &str) -> Result<Vec<String>, String> {
+    match m.remove(key) {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s]),
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                other => Err(format!(
+                    "{what}.{key} must be a string or a list of strings, got {other}"
+                )),
+            })
+            .collect(),
+        Some(other) => Err(format!(
+            "{what}.{key} must be a string or a list of strings, got {other}"
+        )),
+    }
+}
+
 struct Parser<'a> {
     path: &'a Path,
     lookup: &'a dyn Fn(&str) -> Option<String>,
@@ -508,6 +550,25 @@ impl<'a> Parser<'a> {
         }
         let explainers = self.explainers(&raw, &models)?;
         let evaluators = self.evaluators(&raw, &datasets)?;
+        let published_file = match &raw.published {
+            Some(p) => {
+                let mut f = p.file.clone();
+                self.expand("published.file", &mut f)?;
+                Some(PathBuf::from(f))
+            }
+            None => None,
+        };
+        let wired = explainers.iter().any(|x| x.published.is_some())
+            || evaluators.iter().any(|e| !e.published.is_empty());
+        if wired && published_file.is_none() {
+            return Err(self.invalid(
+                "`published` keys need the file they refer to: add [published] file = \"${CONFIG_DIR}/published.toml\"".into(),
+            ));
+        }
+        let published = match &published_file {
+            Some(f) => self.published_cells(f, &datasets, &explainers, &evaluators)?,
+            None => Vec::new(),
+        };
         Ok(Settings {
             path: self.path.to_path_buf(),
             name,
@@ -516,7 +577,48 @@ impl<'a> Parser<'a> {
             datasets,
             explainers,
             evaluators,
+            published_file,
+            published,
         })
+    }
+
+    /// The published cells: for every evaluator with a `published` table, each explainer of
+    /// its dataset's model with a `published` column.
+    fn published_cells(
+        &self,
+        file: &Path,
+        datasets: &[DatasetEntry],
+        explainers: &[ExplainerEntry],
+        evaluators: &[EvaluatorEntry],
+    ) -> Result<Vec<PublishedCell>, ConfigError> {
+        let pf = PublishedFile::read(file).map_err(|e| self.invalid(e.to_string()))?;
+        let mut cells = Vec::new();
+        for e in evaluators {
+            if e.published.is_empty() {
+                continue;
+            }
+            let Some(d) = datasets.iter().find(|d| d.name == e.dataset) else {
+                continue;
+            };
+            let resolved = (e.kind.resolve)(&e.keys, &dry_context(&e.name, d))
+                .map_err(|x| self.invalid(format!("evaluator `{}`: {}", e.name, strip_eval(x))))?;
+            for x in explainers.iter().filter(|x| x.models.contains(&d.model)) {
+                if let Some(column) = &x.published {
+                    let c = pf
+                        .cells(
+                            file,
+                            &e.published,
+                            column,
+                            &e.name,
+                            &resolved.settings,
+                            &x.label,
+                        )
+                        .map_err(|err| self.invalid(err.to_string()))?;
+                    cells.extend(c);
+                }
+            }
+        }
+        Ok(cells)
     }
 
     fn check_run(&self, run: &RunSection) -> Result<(), ConfigError> {
@@ -718,6 +820,7 @@ impl<'a> Parser<'a> {
             let mut m = to_json(table);
             let label = take_str(&mut m, "label", &what).map_err(|e| self.parse_err(e))?;
             let model = take_str(&mut m, "model", &what).map_err(|e| self.parse_err(e))?;
+            let published = take_str(&mut m, "published", &what).map_err(|e| self.parse_err(e))?;
             apply_preset(&mut m, i).map_err(|e| self.parse_err(e))?;
             let shown = label.clone().unwrap_or_else(|| what.clone());
             let mut method = MethodConfig::from_value(Value::Object(m)).map_err(|e| {
@@ -755,6 +858,7 @@ impl<'a> Parser<'a> {
                 label,
                 method,
                 models: applies,
+                published,
             });
         }
         Ok(out)
@@ -788,6 +892,8 @@ impl<'a> Parser<'a> {
                 ))
             })?;
             let explicit = take_str(&mut m, "name", &what).map_err(|e| self.parse_err(e))?;
+            let published =
+                take_str_list(&mut m, "published", &what).map_err(|e| self.parse_err(e))?;
             let shown = explicit.clone().unwrap_or_else(|| what.clone());
             let dataset = match take_str(&mut m, "dataset", &what).map_err(|e| self.parse_err(e))? {
                 Some(d) => datasets.iter().find(|x| x.name == d).ok_or_else(|| {
@@ -825,6 +931,7 @@ impl<'a> Parser<'a> {
                 kind: info,
                 dataset: dataset.name.clone(),
                 keys: m,
+                published,
             });
         }
         Ok(out)
@@ -967,6 +1074,46 @@ fn check_model(m: &ModelSection, what: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every shipped paper config parses (with every `${VAR}` set to a placeholder path), and
+    /// the published cells each wires have the expected count.
+    #[test]
+    fn every_paper_config_parses_and_wires_its_published_cells() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/paper");
+        let placeholder = |v: &str| Some(format!("/placeholder/{v}"));
+        let mut wired = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".toml") || name == "published.toml" {
+                continue;
+            }
+            let s = Settings::load_with(&p, &placeholder).unwrap_or_else(|e| panic!("{name}: {e}"));
+            wired.insert(name, s.published.len());
+        }
+        let expected: BTreeMap<String, usize> = PAPER_CONFIGS_PUBLISHED
+            .iter()
+            .map(|(n, c)| (n.to_string(), *c))
+            .collect();
+        assert_eq!(wired, expected);
+    }
+
+    /// Paper configs and the number of published cells each wires.
+    const PAPER_CONFIGS_PUBLISHED: &[(&str, usize)] = &[
+        ("bert_20ng_perturbation.toml", 0),
+        ("bert_movies_perturbation.toml", 0),
+        ("bert_movies_token_f1.toml", 0),
+        ("clip_vit_b32_perturbation.toml", 0),
+        ("vit_b16_pert_neg_pred.toml", 8),
+        ("vit_b16_pert_neg_target.toml", 0),
+        ("vit_b16_pert_pos_pred.toml", 8),
+        ("vit_b16_pert_pos_target.toml", 0),
+        ("vit_b16_segmentation.toml", 23),
+        ("vit_l16_perturbation.toml", 16),
+        ("vit_l16_segmentation.toml", 4),
+        ("vit_mae_perturbation.toml", 16),
+        ("vit_mae_segmentation.toml", 4),
+    ];
 
     fn env(name: &str) -> Option<String> {
         match name {

@@ -57,6 +57,7 @@ pub mod lock;
 pub mod merge;
 pub mod modality;
 pub mod plan;
+pub mod published;
 pub mod records;
 pub mod run;
 pub mod shard;

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::config::{DatasetEntry, ModelSection, Preprocess, Settings, ZeroShot, DEFAULT_MODEL};
 use crate::error::{Classify, Context, Error, Result};
+use crate::published::PublishedCell;
 use crate::util::canonical_hash;
 
 /// `resolved_config.json`.
@@ -208,6 +209,10 @@ pub struct Options {
     /// Presentation options of evaluators, by evaluator name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub evaluators: BTreeMap<String, Value>,
+    /// The published values the config wires to its cells (shown beside the summary's values;
+    /// not hashed: they do not change what is computed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedCell>,
 }
 
 /// Command-line overrides of a config.
@@ -439,6 +444,7 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
             gallery: run.gallery,
             cache_dir,
             evaluators: evaluator_options,
+            published: settings.published.clone(),
         },
     };
     Ok((

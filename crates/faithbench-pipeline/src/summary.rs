@@ -13,6 +13,7 @@ use faithbench_report::table::{summary_markdown, write_summary_csv};
 
 use crate::error::{Classify, Context, Result};
 use crate::plan::{records_path, Plan, PlanEvaluator, PlanExplainer};
+use crate::published::lookup;
 use crate::records::read_records;
 
 /// The aggregated results of a run folder.
@@ -77,7 +78,16 @@ pub fn summarise_run(plan: &Plan, run_dir: &Path) -> Result<RunSummary> {
                 explainer: &x.label,
             };
             let s = ev.summarise(names, &recs, cfg).context(ctx)?;
-            erows.extend(s.rows);
+            erows.extend(s.rows.into_iter().map(|mut r| {
+                r.published = lookup(
+                    &plan.options.published,
+                    &r.evaluator,
+                    &r.explainer,
+                    &r.metric,
+                )
+                .map(|c| c.value);
+                r
+            }));
             curves.extend(s.curves);
         }
         figures.push(ev.figures(&e.name, &e.stem, &erows, &curves));

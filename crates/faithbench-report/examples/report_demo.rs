@@ -202,5 +202,6 @@ fn row(ev: &str, ex: &str, m: &str, v: f64) -> SummaryRow {
         ci_low: v - 0.02,
         ci_high: v + 0.02,
         n: 500,
+        published: None,
     }
 }

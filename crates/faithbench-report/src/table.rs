@@ -26,6 +26,11 @@ pub const SUMMARY_HEADER: [&str; 7] = [
     "n",
 ];
 
+/// The two columns a summary CSV has after [`SUMMARY_HEADER`] when any of its rows has a
+/// published value: the value in the same unit and `value − published` (empty where a row
+/// has none).
+pub const PUBLISHED_HEADER: [&str; 2] = ["published", "published_diff"];
+
 /// Number of decimals used for floats in the summary CSV.
 pub const CSV_DECIMALS: usize = 6;
 
@@ -64,7 +69,8 @@ pub fn format_csv_float(x: f64) -> String {
 
 /// Writes a summary in long format to `path`.
 ///
-/// The header is `evaluator,explainer,metric,value,ci_low,ci_high,n`. Rows are sorted by
+/// The header is `evaluator,explainer,metric,value,ci_low,ci_high,n`, followed by
+/// `published,published_diff` when any row has a published value. Rows are sorted by
 /// `(evaluator, metric, explainer)` (ties by `n`, then the floats), and floats are written
 /// with [`format_csv_float`] (6 decimals), so the same rows give a byte-identical file
 /// whatever their input order. Line endings are `\n`. Parent directories are created.
@@ -83,9 +89,14 @@ fn summary_csv_bytes(rows: &[SummaryRow]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    w.write_record(SUMMARY_HEADER)?;
+    let with_published = rows.iter().any(|r| r.published.is_some());
+    let mut header: Vec<&str> = SUMMARY_HEADER.to_vec();
+    if with_published {
+        header.extend(PUBLISHED_HEADER);
+    }
+    w.write_record(&header)?;
     for r in sorted_rows(rows) {
-        w.write_record([
+        let mut rec = vec![
             r.evaluator.clone(),
             r.explainer.clone(),
             r.metric.clone(),
@@ -93,7 +104,14 @@ fn summary_csv_bytes(rows: &[SummaryRow]) -> Result<Vec<u8>, csv::Error> {
             format_csv_float(r.ci_low),
             format_csv_float(r.ci_high),
             r.n.to_string(),
-        ])?;
+        ];
+        if with_published {
+            match r.published {
+                Some(p) => rec.extend([format_csv_float(p), format_csv_float(r.value - p)]),
+                None => rec.extend([String::new(), String::new()]),
+            }
+        }
+        w.write_record(&rec)?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
@@ -111,7 +129,8 @@ pub(crate) fn create_parent(path: &Path) -> Result<(), ReportError> {
 /// Reads a summary CSV written by [`write_summary_csv`].
 ///
 /// Columns are matched by header name, so their order does not matter, but all seven must
-/// be present. Floats accept anything [`str::parse::<f64>`] does (including `NaN`, `inf`).
+/// be present; a `published` column is optional (empty cells: no published value) and
+/// `published_diff` is ignored (it is derived). Floats accept anything [`str::parse::<f64>`] does (including `NaN`, `inf`).
 /// Errors name the file and the 1-based line (the header is line 1). Rows are returned in
 /// file order.
 pub fn read_summary_csv(path: impl AsRef<Path>) -> Result<Vec<SummaryRow>, ReportError> {
@@ -136,6 +155,7 @@ pub fn read_summary_csv(path: impl AsRef<Path>) -> Result<Vec<SummaryRow>, Repor
                 ),
             })?;
     }
+    let published_idx = headers.iter().position(|h| h.trim() == PUBLISHED_HEADER[0]);
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -172,7 +192,16 @@ pub fn read_summary_csv(path: impl AsRef<Path>) -> Result<Vec<SummaryRow>, Repor
                 });
             }
         }
+        let published = match published_idx.map(|i| record.get(i).unwrap_or("").trim()) {
+            None | Some("") => None,
+            Some(p) => Some(p.parse::<f64>().map_err(|_| ReportError::Parse {
+                path: path.to_path_buf(),
+                line,
+                msg: format!("invalid float {p:?} in column `published`"),
+            })?),
+        };
         rows.push(SummaryRow {
+            published,
             evaluator: field(0).to_string(),
             explainer: field(1).to_string(),
             metric: field(2).to_string(),
@@ -223,7 +252,8 @@ pub fn format_cell(value: f64, lo: f64, hi: f64) -> String {
 ///
 /// Each evaluator gets a `### {evaluator}` heading and a table whose rows are explainers
 /// and whose columns are metrics (both sorted by name). A cell reads
-/// `value [ci_low, ci_high]` with 4 decimals; a missing combination reads `–`. Metric
+/// `value [ci_low, ci_high]` with 4 decimals, followed by ` · published P (±D)` when the row
+/// has a published value (D = value − P); a missing combination reads `–`. Metric
 /// headers carry `↑` / `↓` when `directions` knows the metric, and in such a column the
 /// best finite value (all ties) is set in **bold**. Metrics absent from `directions` get no
 /// arrow and no bold. If a key occurs more than once, the first row in sorted order is
@@ -288,7 +318,10 @@ pub fn summary_markdown(rows: &[SummaryRow], directions: &HashMap<String, Direct
             for m in &metrics {
                 match cells.get(&(*e, *m)) {
                     Some(r) => {
-                        let cell = format_cell(r.value, r.ci_low, r.ci_high);
+                        let mut cell = format_cell(r.value, r.ci_low, r.ci_high);
+                        if let Some(p) = r.published {
+                            let _ = write!(cell, " · published {p:.4} ({:+.4})", r.value - p);
+                        }
                         if best.get(*m) == Some(&r.value) {
                             let _ = write!(out, " **{cell}** |");
                         } else {
@@ -637,6 +670,7 @@ mod tests {
             ci_low: lo,
             ci_high: hi,
             n,
+            published: None,
         }
     }
 
@@ -675,6 +709,42 @@ seg,rollout,miou,0.500000,0.450000,0.550000,100\n";
         // round trip gives the sorted rows back
         let back = read_summary_csv(&a).unwrap();
         assert_eq!(back, sorted_rows(&rows));
+    }
+
+    /// A row with a published value adds `published,published_diff` to every row (empty where
+    /// none), the Markdown cell shows both, and reading keeps the published value.
+    #[test]
+    fn published_values_get_two_columns_and_a_markdown_note() {
+        let dir = test_dir("published");
+        let p = dir.join("s.csv");
+        let mut rows = sample();
+        rows[2].published = Some(0.1597); // pert, ours, auc_pos = 0.2
+        write_summary_csv(&p, &rows).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "evaluator,explainer,metric,value,ci_low,ci_high,n,published,published_diff"
+        );
+        assert_eq!(
+            lines[3],
+            "pert,ours,auc_pos,0.200000,0.180000,0.220000,50,0.159700,0.040300"
+        );
+        assert_eq!(
+            lines[4],
+            "pert,rollout,auc_pos,0.300000,0.280000,0.320000,50,,"
+        );
+        let back = read_summary_csv(&p).unwrap();
+        assert_eq!(back, sorted_rows(&rows));
+        let md = summary_markdown(&rows, &HashMap::new());
+        assert!(
+            md.contains("| 0.2000 [0.1800, 0.2200] · published 0.1597 (+0.0403) |"),
+            "{md}"
+        );
+        // without published values the CSV keeps its seven columns
+        write_summary_csv(&p, &sample()).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("evaluator,explainer,metric,value,ci_low,ci_high,n\n"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ fn row(explainer: &str, metric: &str, value: f64) -> SummaryRow {
         ci_low: value - 0.01,
         ci_high: value + 0.01,
         n: 100,
+        published: None,
     }
 }
 

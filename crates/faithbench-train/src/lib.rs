@@ -171,6 +171,7 @@ pub fn shapes_vit_config(pool: Pool) -> VitConfig {
         pool,
         norm_mean: [0.5; 3],
         norm_std: [0.5; 3],
+        fc_norm_order: Default::default(),
     }
 }
 
