@@ -178,9 +178,9 @@ fn run_writes_every_output_with_expected_summary_rows() {
         Some("evaluator,explainer,metric,value,ci_low,ci_high,n")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    // perturbation: auc + clean_accuracy + 9 levels, × 2 tests × 2 explainers; segmentation:
-    // pixel_accuracy, miou, map, mf1, mf1_rows_reference × 2
-    assert_eq!(rows.len(), 11 * 2 * 2 + 5 * 2, "{csv}");
+    // perturbation: auc + clean_accuracy + 9 levels + tie_share + 9 levels of it, × 2 tests
+    // × 2 explainers; segmentation: pixel_accuracy, miou, map, mf1, mf1_rows_reference × 2
+    assert_eq!(rows.len(), 21 * 2 * 2 + 5 * 2, "{csv}");
     for (e, n) in [
         ("perturbation_positive_predicted", "9"),
         ("perturbation_negative_predicted", "9"),
@@ -636,6 +636,49 @@ fn published_numbers_sit_beside_ours_and_check_against_them() {
     let o = f.run("out3", &[]);
     status(&o, 2);
     assert!(stderr(&o).contains("[published] file"), "{}", stderr(&o));
+}
+
+/// `[run] precision = "f64"` runs every tensor in float64: another plan (hash), no cache hits
+/// from the float32 run's maps, and scores that agree with the float32 run's to float32 noise
+/// on this tiny model (every auc / accuracy / segmentation score within 0.005).
+#[test]
+fn f64_precision_is_part_of_the_plan_and_its_cache_keys() {
+    let f = Fixture::new("cache_dir = \"${CONFIG_DIR}/cache\"");
+    ok(&f.run("f32", &[]));
+    write_config(
+        &f.config,
+        "cache_dir = \"${CONFIG_DIR}/cache\"\nprecision = \"f64\"",
+        "steps = 3",
+    );
+    ok(&f.run("f64", &[]));
+    let plan = |d: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(f.path(d).join("resolved_config.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (plan("f32"), plan("f64"));
+    assert_ne!(a["config_hash"], b["config_hash"]);
+    assert!(
+        a["plan"]["models"]["default"].get("precision").is_none(),
+        "f32 is not serialised"
+    );
+    assert_eq!(b["plan"]["models"]["default"]["precision"], "f64");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("f64/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["cache_hits"], 0, "{m}");
+    let base = f.path("f32/summary.csv");
+    let o = faithbench(
+        &[
+            "check",
+            "--baseline",
+            base.to_str().unwrap(),
+            f.path("f64/summary.csv").to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&o);
 }
 
 #[test]

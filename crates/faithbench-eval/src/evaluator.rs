@@ -589,6 +589,8 @@ pub fn removal_tables(prefixes: &[String]) -> Vec<(String, String)> {
         .map(|p| {
             let title = if p == "accuracy" {
                 "accuracy per removed fraction".to_string()
+            } else if p == "tie_share" {
+                "share of pixels in the tied group at the cut, per removed fraction".to_string()
             } else {
                 format!("{p} per k")
             };

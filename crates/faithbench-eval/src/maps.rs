@@ -92,6 +92,111 @@ pub enum MapError {
     },
 }
 
+/// How equal map values are ordered when a removal level cuts through them.
+///
+/// Wherever a map has plateaus (regions clamped to zero, constant maps), the set of pixels a
+/// level removes is decided by this order, not by the map. Each record carries the share of
+/// pixels in the tied group its cut falls into ([`tie_share`]), so a summary shows how much of
+/// a score is tie order.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TieBreak {
+    /// The lower flat index first: deterministic and platform-independent, but inside a plateau
+    /// it removes the top rows of the image first. The default (torch's CPU `topk`, which the
+    /// reference uses, picks an implementation-dependent subset instead).
+    #[default]
+    LowestIndex,
+    /// A seeded random order among equal values: pixel `i` of sample `id` ranks by
+    /// `splitmix64(seed ⊕ fnv1a(id) ⊕ i)` (then by index), so plateaus are removed spatially
+    /// uniformly, reproducibly per sample whatever the batch or shard. `ties = { random = SEED }`.
+    Random(u64),
+}
+
+impl TieBreak {
+    /// True for the default.
+    pub fn is_default(&self) -> bool {
+        *self == TieBreak::LowestIndex
+    }
+}
+
+/// SplitMix64's finaliser (Steele et al.), a bijective 64-bit mix.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a of a string (64 bit).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// Flat indices of the `k` largest (or smallest) values in rank order, equal values ordered by
+/// `ties` ([`top_k_indices`] is `TieBreak::LowestIndex`). `sample_id` seeds the random order.
+/// The order is total, so shorter `k` give prefixes of longer ones.
+pub fn top_k_indices_with(
+    map: &[f32],
+    k: usize,
+    order: Order,
+    ties: TieBreak,
+    sample_id: &str,
+) -> Result<Vec<usize>, MapError> {
+    let TieBreak::Random(seed) = ties else {
+        return top_k_indices(map, k, order);
+    };
+    let n = map.len();
+    if k > n {
+        return Err(MapError::KTooLarge { k, n });
+    }
+    if let Some((index, value)) = first_non_finite(map) {
+        return Err(MapError::NonFiniteValue { index, value });
+    }
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let base = seed ^ fnv1a(sample_id);
+    let key: Vec<u64> = (0..n).map(|i| splitmix64(base ^ i as u64)).collect();
+    let cmp = |a: &usize, b: &usize| -> Ordering {
+        let by_value = match order {
+            Order::Largest => cmp_value(map[*b], map[*a]),
+            Order::Smallest => cmp_value(map[*a], map[*b]),
+        };
+        by_value.then(key[*a].cmp(&key[*b])).then(a.cmp(b))
+    };
+    let mut idx: Vec<usize> = (0..n).collect();
+    if k < n {
+        idx.select_nth_unstable_by(k - 1, cmp);
+        idx.truncate(k);
+    }
+    idx.sort_unstable_by(cmp);
+    Ok(idx)
+}
+
+/// The share of the map's pixels in the tied group a cut after the first `k` of `ranking`
+/// falls into: `|{i : map[i] = map[ranking[k−1]]}| / n` when that group has members on both
+/// sides of the cut (which of them are removed is then decided by the tie order), 0 otherwise
+/// (also for `k = 0` and `k = n`). `ranking` holds at least `k` indices in rank order.
+pub fn tie_share(map: &[f32], ranking: &[usize], k: usize) -> f64 {
+    let n = map.len();
+    if k == 0 || k >= n || ranking.len() < k {
+        return 0.0;
+    }
+    let v = map[ranking[k - 1]];
+    let eq = |x: f32| cmp_value(x, v) == Ordering::Equal;
+    let group = map.iter().filter(|&&x| eq(x)).count();
+    let inside = ranking[..k].iter().filter(|&&i| eq(map[i])).count();
+    if inside < group {
+        group as f64 / n as f64
+    } else {
+        0.0
+    }
+}
+
 /// Which end of the map [`top_k_indices`] selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -337,6 +442,37 @@ pub fn count_for_fraction(n: usize, p: f64) -> Result<usize, MapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Published reference values: SplitMix64 seeded 0 yields 0xE220A8397B1DCDAF first; FNV-1a
+    /// (64 bit) of "" is the offset basis, of "a" 0xAF63DC4C8601EC8C.
+    #[test]
+    fn tie_break_hashes_match_their_reference_values() {
+        assert_eq!(splitmix64(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(fnv1a(""), 0xCBF2_9CE4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xAF63_DC4C_8601_EC8C);
+    }
+
+    /// Tie shares by hand: map [1, 0, 0, 0, 0.5] (n = 5), ranking largest first 0, 4, 1, 2, 3.
+    /// k = 1, 2: no tie at the cut; k = 3, 4: the cut splits the three zeros (3/5); k = 5:
+    /// nothing is left out. A constant map splits everything (1) for every 0 < k < n.
+    #[test]
+    fn tie_share_by_hand() {
+        let map = [1.0, 0.0, 0.0, 0.0, 0.5];
+        let r = top_k_indices(&map, 5, Order::Largest).unwrap();
+        assert_eq!(r, vec![0, 4, 1, 2, 3]);
+        let shares: Vec<f64> = (0..=5).map(|k| tie_share(&map, &r, k)).collect();
+        assert_eq!(shares, vec![0.0, 0.0, 0.0, 0.6, 0.6, 0.0]);
+        let flat = [0.25f32; 4];
+        let r = top_k_indices(&flat, 4, Order::Smallest).unwrap();
+        assert_eq!(
+            (1..4).map(|k| tie_share(&flat, &r, k)).collect::<Vec<_>>(),
+            vec![1.0; 3]
+        );
+        // -0.0 and 0.0 are one value
+        let signed = [-0.0f32, 0.0, 1.0];
+        let r = top_k_indices(&signed, 3, Order::Smallest).unwrap();
+        assert_eq!(tie_share(&signed, &r, 1), 2.0 / 3.0);
+    }
 
     #[test]
     fn upsample_2x2_by_2_matches_pytorch() {

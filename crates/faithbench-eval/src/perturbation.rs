@@ -18,7 +18,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auc::{auc, AucError, AucRule};
-use crate::maps::{count_for_fraction, top_k_indices, validate_map, MapError, Order};
+use crate::maps::{
+    count_for_fraction, tie_share, top_k_indices_with, validate_map, MapError, Order, TieBreak,
+};
 use crate::stats::{
     bootstrap_curve_statistic, paired_curve_statistic_difference, BootstrapConfig,
     ConfidenceInterval, StatsError,
@@ -202,6 +204,9 @@ pub struct PerturbationConfig {
     pub scored_class: ScoredClass,
     /// Class the maps explain (metadata). Default [`ExplainedClass::Predicted`].
     pub explained_class: ExplainedClass,
+    /// Order of equal map values at a level's cut. Default [`TieBreak::LowestIndex`].
+    #[serde(default, skip_serializing_if = "TieBreak::is_default")]
+    pub ties: TieBreak,
 }
 
 /// The reference's removal levels `[0.1, 0.2, …, 0.9]`.
@@ -223,6 +228,7 @@ impl PerturbationConfig {
             removal: RemovalValue::RawBlack,
             scored_class: ScoredClass::GroundTruth,
             explained_class,
+            ties: TieBreak::LowestIndex,
         }
     }
 
@@ -312,6 +318,11 @@ pub struct PerturbationRecord {
     pub dissimilarities: Vec<f64>,
     /// The same dissimilarity on the clean image.
     pub clean_dissimilarity: f64,
+    /// Per level, the share of the map's pixels in the tied group the level's cut falls into
+    /// ([`crate::maps::tie_share`]): how much of the removed set the tie order decided. Empty
+    /// in records written before faithbench recorded it.
+    #[serde(default)]
+    pub tie_shares: Vec<f64>,
 }
 
 /// Scores derived from one logit row.
@@ -456,9 +467,15 @@ pub fn run_perturbation<C: ImageClassifier + ?Sized>(
     };
 
     let order = config.mode.order();
+    let mut shares: Vec<Vec<f64>> = Vec::with_capacity(samples.len());
     for (si, s) in samples.iter().enumerate() {
         // One ranking per sample; each level uses its prefix (the order is total, see maps.rs).
-        let ranking = top_k_indices(s.map, k_max, order)?;
+        let ranking = top_k_indices_with(s.map, k_max, order, config.ties, s.sample_id)?;
+        shares.push(
+            ks.iter()
+                .map(|&k| tie_share(s.map, &ranking, k))
+                .collect::<Vec<f64>>(),
+        );
         for stage in 0..stages {
             let start = batch_images.len();
             batch_images.extend_from_slice(s.image);
@@ -484,7 +501,8 @@ pub fn run_perturbation<C: ImageClassifier + ?Sized>(
     samples
         .iter()
         .zip(scores)
-        .map(|(s, row)| {
+        .zip(shares)
+        .map(|((s, row), tie_shares)| {
             let row: Vec<RowScores> =
                 row.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| {
                     PerturbationError::Aggregate(format!(
@@ -519,6 +537,7 @@ pub fn run_perturbation<C: ImageClassifier + ?Sized>(
                 top_prob_diffs: lv.iter().map(|r| r.top_prob - clean.top_prob).collect(),
                 dissimilarities: lv.iter().map(|r| r.dissimilarity).collect(),
                 clean_dissimilarity: clean.dissimilarity,
+                tie_shares,
             })
         })
         .collect()
@@ -763,6 +782,69 @@ mod tests {
         // reference top-logit diffs: max after − max before (10): 7.5, 5, 2.5, 3 (class 2 wins)
         assert_eq!(r.top_logit_diffs, vec![-2.5, -5.0, -7.5, -7.0]);
         assert_eq!(mock.batches, vec![5]);
+        // cuts after 1, 2, 3, 4 of the ranking 3, 1, 0, 2: only k = 3 splits a tied group
+        // ({0, 2} at 0.2: pixel 0 removed, pixel 2 kept), 2 of 4 pixels; k = n splits nothing
+        assert_eq!(r.tie_shares, vec![0.0, 0.0, 0.5, 0.0]);
+    }
+
+    /// `ties = { random = SEED }`: the same removed sets up to the order inside the tied group
+    /// {0, 2}, reproducible per (seed, sample id) whatever the batch, and over 64 sample ids
+    /// both members of the group are removed first sometimes (lowest index: always pixel 0).
+    #[test]
+    fn seeded_random_tie_break_only_reorders_ties() {
+        let map = [0.2, 0.7, 0.2, 1.0];
+        let img = white();
+        let ids: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
+        let samples: Vec<PerturbationSample> = ids
+            .iter()
+            .map(|id| PerturbationSample {
+                sample_id: id,
+                label: 0,
+                explained_class: None,
+                image: &img,
+                map: &map,
+            })
+            .collect();
+        let cfg = |ties| PerturbationConfig {
+            levels: vec![0.75],
+            ties,
+            ..PerturbationConfig::default()
+        };
+        let removed_first = |ties: TieBreak, id: &str| {
+            let r = top_k_indices_with(&map, 3, Order::Largest, ties, id).unwrap();
+            assert_eq!(&r[..2], &[3, 1], "non-tied ranks are kept");
+            r[2]
+        };
+        let lowest: Vec<usize> = ids
+            .iter()
+            .map(|id| removed_first(TieBreak::LowestIndex, id))
+            .collect();
+        assert!(lowest.iter().all(|&i| i == 0));
+        let random: Vec<usize> = ids
+            .iter()
+            .map(|id| removed_first(TieBreak::Random(7), id))
+            .collect();
+        assert!(random.contains(&0) && random.contains(&2), "{random:?}");
+        let again: Vec<usize> = ids
+            .iter()
+            .map(|id| removed_first(TieBreak::Random(7), id))
+            .collect();
+        assert_eq!(random, again);
+        let other: Vec<usize> = ids
+            .iter()
+            .map(|id| removed_first(TieBreak::Random(8), id))
+            .collect();
+        assert_ne!(random, other, "the seed matters");
+        // the evaluator gives the same records in one batch of 64 and one sample at a time
+        let mut mock = Mock { batches: vec![] };
+        let all =
+            run_perturbation(&mut mock, &samples, 2, 2, &cfg(TieBreak::Random(7)), 128).unwrap();
+        for (i, s) in samples.iter().enumerate() {
+            let one =
+                run_perturbation(&mut mock, &[*s], 2, 2, &cfg(TieBreak::Random(7)), 1).unwrap();
+            assert_eq!(one[0], all[i]);
+            assert_eq!(all[i].tie_shares, vec![0.5]);
+        }
     }
 
     #[test]
@@ -1021,6 +1103,7 @@ mod tests {
             top_prob_diffs: vec![0.0; n],
             dissimilarities: vec![0.0; n],
             clean_dissimilarity: 0.0,
+            tie_shares: vec![0.0; n],
         }
     }
 

@@ -17,6 +17,7 @@ pub mod clip_tokenize;
 pub mod error;
 pub mod load;
 pub mod lrp;
+pub mod precision;
 pub mod preprocess;
 pub mod save;
 pub mod source;

@@ -1,7 +1,7 @@
 //! The explanation cache: token maps (before upsampling, f32 `.npy`) under `<cache>/<key>.npy`.
 //!
 //! `key` = sha256 of the canonical JSON of: the weights' sha256, the model description
-//! (architecture, layout, normalisation), the explainer's name and resolved parameters, the
+//! (architecture, layout, normalisation), the float precision when not f32, the explainer's name and resolved parameters, the
 //! dataset kind and preprocessing (images: resize mode, input size; text: the tokenizer's sha256
 //! and the word-piece budget), the explained class and the sample id. Anything that changes a
 //! map changes its key, so a hit is always valid. Files are written atomically (temporary file
@@ -33,6 +33,8 @@ pub struct Cache {
 struct KeyParts<'a> {
     weights_sha256: &'a str,
     model: &'a faithbench_models::ModelSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precision: Option<&'a str>,
     explainer: &'a str,
     params: &'a faithbench_explain::MethodConfig,
     dataset_kind: &'a str,
@@ -81,6 +83,7 @@ impl Cache {
         canonical_hash(&KeyParts {
             weights_sha256: &model.weights_sha256,
             model: &model.spec,
+            precision: (!model.precision.is_default()).then(|| model.precision.name()),
             explainer: &explainer.name,
             params: &explainer.method,
             dataset_kind: &dataset.kind,

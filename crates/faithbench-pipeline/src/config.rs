@@ -145,6 +145,10 @@ pub struct RunSection {
     /// Device (`cpu`; `wgpu` / `cuda` in builds with those features); `--device` overrides it.
     #[serde(default)]
     pub device: Option<String>,
+    /// Float precision of every tensor: `f32` (default) or `f64` (LRP to the first layers;
+    /// about 2× the cost). Part of the plan: it changes the maps.
+    #[serde(default)]
+    pub precision: faithbench_models::precision::Precision,
     /// Keep token maps in the explanation cache (default true).
     #[serde(default = "d_true")]
     pub cache: bool,
@@ -166,6 +170,7 @@ impl Default for RunSection {
             bootstrap_resamples: d_resamples(),
             confidence: d_confidence(),
             device: None,
+            precision: Default::default(),
             cache: true,
             cache_dir: None,
         }

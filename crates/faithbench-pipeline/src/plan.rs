@@ -16,6 +16,7 @@ use faithbench_data::{DatasetReader, Modality};
 use faithbench_eval::evaluator::{evaluator_kind, ImageFacts, TextFacts};
 use faithbench_eval::{BootstrapConfig, Evaluator, ResolveContext, Resolved};
 use faithbench_explain::MethodConfig;
+use faithbench_models::precision::Precision;
 use faithbench_models::preprocess::Normalization;
 use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::{Family, ModelSource, ModelSpec};
@@ -68,6 +69,10 @@ pub struct PlanModel {
     pub spec: ModelSpec,
     /// sha256 of the weights file.
     pub weights_sha256: String,
+    /// Float precision of the run (`[run] precision`); maps of another precision are other
+    /// maps (cache keys differ).
+    #[serde(default, skip_serializing_if = "Precision::is_default")]
+    pub precision: Precision,
     /// sha256 of the tokenizer file (text models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_sha256: Option<String>,
@@ -309,6 +314,7 @@ pub fn resolve(settings: &Settings, ov: &Overrides) -> Result<(Plan, Resources)>
             PlanModel {
                 spec: source.spec.clone(),
                 weights_sha256,
+                precision: settings.run.precision,
                 tokenizer_sha256,
                 zero_shot,
             },

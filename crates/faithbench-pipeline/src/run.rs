@@ -225,8 +225,10 @@ pub fn run_settings(
     let (plan, resources) = resolve(settings, &opts.overrides)?;
     let out = plan.locations.out_dir.clone();
     let device = faithbench_models::device_by_name(&plan.options.device)
-        .context(|| format!("device of {}", settings.path.display()))?
-        .autodiff();
+        .context(|| format!("device of {}", settings.path.display()))?;
+    faithbench_models::precision::configure(&device, settings.run.precision)
+        .context(|| format!("run.precision of {}", settings.path.display()))?;
+    let device = device.autodiff();
     log(&format!(
         "plan {} → {} ({} explainers × {} evaluators, {} samples{})",
         &plan.config_hash[..12],

@@ -4,7 +4,9 @@
 //! protocol itself.
 //!
 //! Summary metrics: `auc` (CI: bootstrap of the AUC of the resampled mean accuracy curve),
-//! `clean_accuracy`, `accuracy@<p>` per level. Compare: paired bootstrap of AUC(A) − AUC(B),
+//! `clean_accuracy`, `accuracy@<p>` per level, and `tie_share@<p>` per level with its mean over
+//! the levels `tie_share`: the share of pixels in the tied group each level's cut falls into
+//! (how much of the removed set the tie order, `ties`, decided). Compare: paired bootstrap of AUC(A) − AUC(B),
 //! mean paired difference (with a sign-flip p-value) of the clean accuracy.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,7 @@ use crate::evaluator::{
     config, from_settings, to_settings, EvalChunk, EvalError, EvalResult, Evaluator, EvaluatorInfo,
     PairNames, Protocol, ResolveContext, Resolved,
 };
+use crate::maps::TieBreak;
 use crate::perturbation::{
     auc_bootstrap_ci, auc_difference_ci, hit_curve, run_perturbation, summarise, ExplainedClass,
     PerturbationConfig, PerturbationMode, PerturbationRecord, PerturbationSample, RemovalValue,
@@ -26,6 +29,10 @@ use crate::stats::{bootstrap_mean_ci, paired_difference_ci, BootstrapConfig};
 use crate::summary::{
     Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
 };
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
 
 fn predicted() -> ExplainedClass {
     ExplainedClass::Predicted
@@ -52,6 +59,9 @@ pub(crate) struct Keys {
     /// Raw value written into removed pixels (default `"raw_black"`).
     #[serde(default)]
     pub(crate) removal: Option<Removal>,
+    /// Order of equal map values at a cut: `"lowest_index"` (default) or `{ random = SEED }`.
+    #[serde(default)]
+    pub(crate) ties: Option<TieBreak>,
 }
 
 /// The `removal` key: a raw value, or `"normalised_zero"` — the value 0 of the *normalised*
@@ -115,9 +125,9 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     protocol: "protocols §4.1",
     modality: Modality::Image,
     needs: &[Capability::Labels],
-    metrics: "auc, clean_accuracy, accuracy@<p>",
+    metrics: "auc, clean_accuracy, accuracy@<p>, tie_share, tie_share@<p>",
     example: r#"{"mode": "positive"}"#,
-    tolerances: &[("auc", 0.005), ("clean_accuracy", 0.005), ("accuracy@*", 0.005)],
+    tolerances: &[("auc", 0.005), ("clean_accuracy", 0.005), ("accuracy@*", 0.005), ("tie_share", 0.005), ("tie_share@*", 0.005)],
     resolve,
     default_name: |s| match serde_json::from_value::<Settings>(s.clone()) {
         Ok(s) => format!(
@@ -168,6 +178,9 @@ pub(crate) fn resolve_keys(
     }
     if let Some(r) = k.removal {
         c.removal = r.resolve(ctx)?;
+    }
+    if let Some(t) = k.ties {
+        c.ties = t;
     }
     c.scored_class = ScoredClass::GroundTruth;
     c.validate()
@@ -262,6 +275,25 @@ impl Protocol for Perturbation {
             lo.push(ci.lower);
             hi.push(ci.upper);
         }
+        // how much of each level's removed set the tie order decided (records written before
+        // faithbench recorded it have none: no rows then)
+        if recs
+            .iter()
+            .all(|r| r.tie_shares.len() == s.curve.levels.len())
+        {
+            let share = |i: usize| recs.iter().map(|r| r.tie_shares[i]).collect::<Vec<f64>>();
+            let per_sample: Vec<f64> = recs
+                .iter()
+                .map(|r| r.tie_shares.iter().sum::<f64>() / r.tie_shares.len().max(1) as f64)
+                .collect();
+            let ci = bootstrap_mean_ci(&per_sample, cfg).map_err(EvalError::protocol)?;
+            rows.push(names.row("tie_share", mean(&per_sample), &ci));
+            for (i, &p) in s.curve.levels.iter().enumerate() {
+                let v = share(i);
+                let ci = bootstrap_mean_ci(&v, cfg).map_err(EvalError::protocol)?;
+                rows.push(names.row(&format!("tie_share@{}", level_name(p)), mean(&v), &ci));
+            }
+        }
         let curve = Curve {
             label: names.explainer.to_string(),
             xs: std::iter::once(0.0)
@@ -280,6 +312,10 @@ impl Protocol for Perturbation {
 
     fn direction(&self, metric: &str) -> Direction {
         let headline = metric == "auc" || metric.starts_with("accuracy@");
+        if metric.starts_with("tie_share") {
+            // less of the score decided by tie order
+            return Direction::LowerBetter;
+        }
         match self.settings.config.mode {
             PerturbationMode::Positive if headline => Direction::LowerBetter,
             _ => Direction::HigherBetter,
@@ -417,6 +453,33 @@ mod tests {
             Protocol::direction(&e, "clean_accuracy"),
             Direction::HigherBetter
         );
+    }
+
+    /// `ties`: the default stays out of the resolved settings (so existing plan hashes do not
+    /// move); `{ random = SEED }` resolves to the seeded variant; tie shares sort lower-better.
+    #[test]
+    fn tie_break_key_resolves_and_the_default_is_not_serialised() {
+        let plain: Value = serde_json::json!({"mode": "positive"});
+        let r = resolve(plain.as_object().unwrap(), &ctx()).unwrap();
+        assert!(r.settings["config"].get("ties").is_none(), "{}", r.settings);
+        let t: Value = serde_json::json!({"mode": "positive", "ties": {"random": 3}});
+        let r = resolve(t.as_object().unwrap(), &ctx()).unwrap();
+        let s: Settings = serde_json::from_value(r.settings.clone()).unwrap();
+        assert_eq!(s.config.ties, TieBreak::Random(3));
+        let t: Value = serde_json::json!({"mode": "positive", "ties": "lowest_index"});
+        let r = resolve(t.as_object().unwrap(), &ctx()).unwrap();
+        let s: Settings = serde_json::from_value(r.settings).unwrap();
+        assert_eq!(s.config.ties, TieBreak::LowestIndex);
+        let e = Perturbation {
+            settings: s,
+            kind: "perturbation",
+        };
+        assert_eq!(
+            Protocol::direction(&e, "tie_share@0.1"),
+            Direction::LowerBetter
+        );
+        let bad: Value = serde_json::json!({"mode": "positive", "ties": "sideways"});
+        assert!(resolve(bad.as_object().unwrap(), &ctx()).is_err());
     }
 
     #[test]

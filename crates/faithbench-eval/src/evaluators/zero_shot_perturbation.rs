@@ -42,9 +42,9 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     protocol: "protocols §4.3",
     modality: Modality::Image,
     needs: &[Capability::Labels],
-    metrics: "auc, clean_accuracy, accuracy@<p>",
+    metrics: "auc, clean_accuracy, accuracy@<p>, tie_share, tie_share@<p>",
     example: r#"{"mode": "positive"}"#,
-    tolerances: &[("auc", 0.5), ("clean_accuracy", 0.005), ("accuracy@*", 0.005)],
+    tolerances: &[("auc", 0.5), ("clean_accuracy", 0.005), ("accuracy@*", 0.005), ("tie_share", 0.005), ("tie_share@*", 0.005)],
     resolve,
     default_name: |s| match serde_json::from_value::<Settings>(s.clone()) {
         Ok(s) => format!(
@@ -78,6 +78,7 @@ fn resolve(table: &Map<String, Value>, ctx: &ResolveContext<'_>) -> EvalResult<R
         removal: RemovalValue::RawBlack,
         scored_class: ScoredClass::GroundTruth,
         explained_class: ExplainedClass::Predicted,
+        ties: Default::default(),
     };
     resolve_keys(k, reference, ctx)
 }
