@@ -270,6 +270,17 @@ struct ExplainArgs {
     /// Device: cpu (default), or wgpu / cuda in builds with those features.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Float precision of every tensor: f32 (default) or f64.
+    #[arg(long, value_parser = parse_precision, default_value = "f32")]
+    precision: faithbench_models::precision::Precision,
+}
+
+fn parse_precision(s: &str) -> Result<faithbench_models::precision::Precision, String> {
+    match s {
+        "f32" => Ok(faithbench_models::precision::Precision::F32),
+        "f64" => Ok(faithbench_models::precision::Precision::F64),
+        other => Err(format!("unknown precision `{other}` (f32 or f64)")),
+    }
 }
 
 fn parse_layout(s: &str) -> Result<Layout, String> {
@@ -479,6 +490,7 @@ fn main() -> ExitCode {
                 resize: a.resize,
                 out: a.out,
                 device: a.device,
+                precision: a.precision,
             };
             match faithbench_pipeline::explain(&req) {
                 Ok(files) => {

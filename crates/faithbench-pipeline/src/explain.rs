@@ -62,6 +62,8 @@ pub struct ExplainRequest {
     pub out: PathBuf,
     /// Device name.
     pub device: String,
+    /// Float precision of every tensor (`f64`: see `[run] precision`).
+    pub precision: faithbench_models::precision::Precision,
 }
 
 #[derive(Serialize)]
@@ -184,7 +186,9 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<PathBuf>> {
         })?;
         ModelSource::from_weights(&req.model, preset, req.layout, None)?
     };
-    let device = faithbench_models::device_by_name(&req.device)?.autodiff();
+    let device = faithbench_models::device_by_name(&req.device)?;
+    faithbench_models::precision::configure(&device, req.precision)?;
+    let device = device.autodiff();
     std::fs::create_dir_all(&req.out)
         .failure(|| format!("{}: cannot create the output folder", req.out.display()))?;
     let is_clip = matches!(source.spec, ModelSpec::Clip { .. });

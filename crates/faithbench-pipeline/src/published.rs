@@ -15,7 +15,14 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Classify, Error, Result};
+/// Errors of a published-numbers file or of a config's wiring to it (the message names the
+/// file, table, evaluator or explainer).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct PublishedError(pub String);
+
+/// Results of this module.
+pub type Result<T> = std::result::Result<T, PublishedError>;
 
 /// A published-numbers file.
 #[derive(Debug, Clone, Deserialize)]
@@ -83,13 +90,17 @@ impl PublishedFile {
     /// Reads and checks a published-numbers file: every table names a known source, has a
     /// positive finite scale and finite values.
     pub fn read(path: &Path) -> Result<PublishedFile> {
-        let text = std::fs::read_to_string(path)
-            .input_err(|| format!("{}: cannot read the published numbers", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            PublishedError(format!(
+                "{}: cannot read the published numbers: {e}",
+                path.display()
+            ))
+        })?;
         let f: PublishedFile = toml::from_str(&text).map_err(|e| {
-            Error::input(format!("{}: {}", path.display(), e.to_string().trim_end()))
+            PublishedError(format!("{}: {}", path.display(), e.to_string().trim_end()))
         })?;
         for (id, t) in &f.tables {
-            let bad = |m: String| Error::input(format!("{}: table `{id}`: {m}", path.display()));
+            let bad = |m: String| PublishedError(format!("{}: table `{id}`: {m}", path.display()));
             if !f.sources.contains_key(&t.source) {
                 return Err(bad(format!(
                     "unknown source `{}` (known: {})",
@@ -126,7 +137,7 @@ impl PublishedFile {
         let mut found = None;
         for table in tables {
             let t = self.tables.get(table).ok_or_else(|| {
-                Error::input(format!(
+                PublishedError(format!(
                     "evaluator `{evaluator}`: {} has no published table `{table}` (known: {})",
                     path.display(),
                     self.tables.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -142,7 +153,7 @@ impl PublishedFile {
                 self.tables.values().flat_map(|t| t.values.keys()).collect();
             known.sort();
             known.dedup();
-            return Err(Error::input(format!(
+            return Err(PublishedError(format!(
                 "explainer `{explainer}`: no published table of {} has a column `{column}` (known: {})",
                 path.display(),
                 known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
@@ -178,12 +189,12 @@ fn check_requires(
         match have {
             Some(have) if *have == want => {}
             Some(have) => {
-                return Err(Error::input(format!(
+                return Err(PublishedError(format!(
                     "evaluator `{evaluator}`: published table `{table}` was measured with {key} = {want}, this evaluator uses {key} = {have}; the numbers are not comparable"
                 )))
             }
             None => {
-                return Err(Error::input(format!(
+                return Err(PublishedError(format!(
                     "evaluator `{evaluator}`: published table `{table}` requires {key} = {want}, which this evaluator kind has no setting for"
                 )))
             }
