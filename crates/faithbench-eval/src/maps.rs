@@ -146,9 +146,27 @@ pub fn top_k_indices_with(
     ties: TieBreak,
     sample_id: &str,
 ) -> Result<Vec<usize>, MapError> {
-    let TieBreak::Random(seed) = ties else {
-        return top_k_indices(map, k, order);
+    let keys: Option<Vec<u64>> = match ties {
+        TieBreak::LowestIndex => None,
+        TieBreak::Random(seed) => {
+            let base = seed ^ fnv1a(sample_id);
+            Some(
+                (0..map.len())
+                    .map(|i| splitmix64(base ^ i as u64))
+                    .collect(),
+            )
+        }
     };
+    select_top_k(map, k, order, keys.as_deref())
+}
+
+/// The `k` best of `map` in rank order: by value, then by `keys[i]` when given, then by index.
+fn select_top_k(
+    map: &[f32],
+    k: usize,
+    order: Order,
+    keys: Option<&[u64]>,
+) -> Result<Vec<usize>, MapError> {
     let n = map.len();
     if k > n {
         return Err(MapError::KTooLarge { k, n });
@@ -159,14 +177,16 @@ pub fn top_k_indices_with(
     if k == 0 {
         return Ok(Vec::new());
     }
-    let base = seed ^ fnv1a(sample_id);
-    let key: Vec<u64> = (0..n).map(|i| splitmix64(base ^ i as u64)).collect();
     let cmp = |a: &usize, b: &usize| -> Ordering {
         let by_value = match order {
             Order::Largest => cmp_value(map[*b], map[*a]),
             Order::Smallest => cmp_value(map[*a], map[*b]),
         };
-        by_value.then(key[*a].cmp(&key[*b])).then(a.cmp(b))
+        let by_key = match keys {
+            Some(key) => key[*a].cmp(&key[*b]),
+            None => Ordering::Equal,
+        };
+        by_value.then(by_key).then(a.cmp(b))
     };
     let mut idx: Vec<usize> = (0..n).collect();
     if k < n {
@@ -404,30 +424,7 @@ fn cmp_value(a: f32, b: f32) -> Ordering {
 /// # Errors
 /// [`MapError::KTooLarge`] if `k > map.len()`, [`MapError::NonFiniteValue`] on NaN/inf.
 pub fn top_k_indices(map: &[f32], k: usize, order: Order) -> Result<Vec<usize>, MapError> {
-    let n = map.len();
-    if k > n {
-        return Err(MapError::KTooLarge { k, n });
-    }
-    if let Some((index, value)) = first_non_finite(map) {
-        return Err(MapError::NonFiniteValue { index, value });
-    }
-    if k == 0 {
-        return Ok(Vec::new());
-    }
-    let cmp = |a: &usize, b: &usize| -> Ordering {
-        let by_value = match order {
-            Order::Largest => cmp_value(map[*b], map[*a]),
-            Order::Smallest => cmp_value(map[*a], map[*b]),
-        };
-        by_value.then(a.cmp(b))
-    };
-    let mut idx: Vec<usize> = (0..n).collect();
-    if k < n {
-        idx.select_nth_unstable_by(k - 1, cmp);
-        idx.truncate(k);
-    }
-    idx.sort_unstable_by(cmp);
-    Ok(idx)
+    select_top_k(map, k, order, None)
 }
 
 /// Number of values removed at fraction `p` of `n`: `int(n · p)` (Python truncation, computed in

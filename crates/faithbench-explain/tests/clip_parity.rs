@@ -30,6 +30,9 @@ use faithbench_models::weights::WeightFile;
 use faithbench_models::*;
 use serde_json::Value;
 
+mod common;
+use common::rel_err;
+
 const TOL: f32 = 1e-4;
 
 fn root() -> PathBuf {
@@ -129,21 +132,6 @@ fn explain(
         ids: &ids,
     };
     config.build().expect("build").explain(model, &batch)
-}
-
-fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len(), "length");
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    if scale > 0.0 {
-        diff / scale
-    } else {
-        diff
-    }
 }
 
 /// [`rel_err`] per batch row of length `t`, the worst row: stricter than over the whole array

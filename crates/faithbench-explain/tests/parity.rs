@@ -12,24 +12,7 @@ use faithbench_models::weights::WeightFile;
 use faithbench_models::TraceOptions;
 
 mod common;
-use common::{load_fixture, root};
-
-fn method_config(params: &serde_json::Value) -> MethodConfig {
-    let mut p = params.as_object().expect("object").clone();
-    p.remove("readout");
-    if let Some(ssl) = p.remove("ssl") {
-        p.insert("perception_only".into(), ssl);
-    }
-    let m = p["method"].as_str().expect("method").to_string();
-    if m == "partial_lrp"
-        || m == "transformer_attribution"
-        || m == "raw_attention"
-        || m == "rollout"
-    {
-        p.remove("objective");
-    }
-    serde_json::from_value(serde_json::Value::Object(p)).expect("method config")
-}
+use common::{fixture_method_config as method_config, load_fixture, rel_err, root};
 
 fn check(model_name: &str) {
     let params: serde_json::Value = serde_json::from_str(
@@ -58,14 +41,7 @@ fn check(model_name: &str) {
             .expect(key);
         let want = &reference.get(key).expect(key).data;
         assert_eq!(maps.values.len(), want.len(), "{model_name}/{key}: length");
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = maps
-            .values
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        let rel = if scale > 0.0 { diff / scale } else { diff };
+        let rel = rel_err(&maps.values, want);
         let _f32_drift_tol = mp["suggested_rel_tol"][key].as_f64();
         let tol = 1e-4;
         worst.push((key.clone(), rel, tol));
@@ -116,16 +92,7 @@ fn vit_gap_mae_reference_pooling_order_matches_pytorch_reference() {
         targets: &targets,
         ids: &ids,
     };
-    let rel = |got: &[f32], want: &[f32]| {
-        assert_eq!(got.len(), want.len());
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = got
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        diff / scale
-    };
+    let rel = rel_err;
     let drift: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("fixtures/explain/timm_vit_gap_norm_then_pool.json"))
             .expect("drift"),

@@ -6,47 +6,12 @@
 //! "LRP precision"). Its own test binary: the device's dtype is fixed per process.
 
 use burn::prelude::*;
-use faithbench_explain::{ExplainBatch, MethodConfig};
+use faithbench_explain::ExplainBatch;
 use faithbench_models::precision::{configure, Precision};
 use faithbench_models::weights::WeightFile;
 
 mod common;
-use common::{load_fixture, root};
-
-fn method_config(params: &serde_json::Value) -> MethodConfig {
-    let mut p = params.as_object().expect("object").clone();
-    p.remove("readout");
-    if let Some(ssl) = p.remove("ssl") {
-        p.insert("perception_only".into(), ssl);
-    }
-    let m = p["method"].as_str().expect("method").to_string();
-    if [
-        "partial_lrp",
-        "transformer_attribution",
-        "raw_attention",
-        "rollout",
-    ]
-    .contains(&m.as_str())
-    {
-        p.remove("objective");
-    }
-    serde_json::from_value(serde_json::Value::Object(p)).expect("method config")
-}
-
-fn rel(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    if scale > 0.0 {
-        diff / scale
-    } else {
-        diff
-    }
-}
+use common::{fixture_method_config as method_config, load_fixture, rel_err as rel, root};
 
 #[test]
 fn f64_runs_meet_the_float64_reference_where_f32_cannot() {

@@ -54,3 +54,43 @@ pub fn load_fixture(name: &str) -> (AnyModel, ModelInput, Vec<usize>) {
     };
     (model, input, targets)
 }
+
+/// Relative error: max |got − want| / max |want| (the plain max difference when `want` is all
+/// zeros).
+pub fn rel_err(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "length");
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    if scale > 0.0 {
+        diff / scale
+    } else {
+        diff
+    }
+}
+
+/// The method config of a `fixtures/explain/params.json` key (the reference's parameter names
+/// mapped to faithbench's: `ssl` → `perception_only`; no `readout`; no `objective` for methods
+/// without one).
+pub fn fixture_method_config(params: &serde_json::Value) -> faithbench_explain::MethodConfig {
+    let mut p = params.as_object().expect("object").clone();
+    p.remove("readout");
+    if let Some(ssl) = p.remove("ssl") {
+        p.insert("perception_only".into(), ssl);
+    }
+    let m = p["method"].as_str().expect("method").to_string();
+    if [
+        "partial_lrp",
+        "transformer_attribution",
+        "raw_attention",
+        "rollout",
+    ]
+    .contains(&m.as_str())
+    {
+        p.remove("objective");
+    }
+    serde_json::from_value(serde_json::Value::Object(p)).expect("method config")
+}
