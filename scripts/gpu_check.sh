@@ -83,23 +83,28 @@ fi
 echo "gpu_check: device $device${limit:+, demo limited to $limit samples per dataset}"
 
 # --- 2. build ------------------------------------------------------------------------------------
-stage "build (release, --features wgpu)" \
-  "${nice_cmd[@]}" cargo build --release -p faithbench-cli --features wgpu
-bin=target/release/faithbench
+# One cargo invocation (packages and features) for the binary and every test below: cargo
+# rebuilds the whole burn/cubecl stack for each other feature set (dev-dependencies change
+# features of shared crates), which takes 35-70 min on 2 cores.
+target="${CARGO_TARGET_DIR:-target}"
+pkgs=(-p faithbench-cli -p faithbench-explain -p faithbench-models)
+features=faithbench-cli/wgpu,faithbench-explain/wgpu
+stage "build (release, --features wgpu; binary and tests)" \
+  "${nice_cmd[@]}" cargo test --release --no-run "${pkgs[@]}" --features "$features"
+bin="$target/release/faithbench"
 
 # --- 3. tests on the wgpu device ----------------------------------------------------------------
-features=faithbench-models/wgpu,faithbench-explain/wgpu
-stage "CPU-vs-wgpu comparison (every explainer)" \
-  env FAITHBENCH_TEST_DEVICE="$device" "${nice_cmd[@]}" cargo test --release \
-    -p faithbench-explain --features "$features" --test wgpu_vs_cpu -- --test-threads=1 --nocapture
-stage "explainer parity tests on $device" \
-  env FAITHBENCH_TEST_DEVICE="$device" "${nice_cmd[@]}" cargo test --release \
-    -p faithbench-explain --features "$features" --test parity --test clip_parity --test invariants \
-    -- --test-threads=1
-stage "model parity tests on $device" \
-  env FAITHBENCH_TEST_DEVICE="$device" "${nice_cmd[@]}" cargo test --release \
-    -p faithbench-models --features faithbench-models/wgpu --test parity --test clip_parity \
-    -- --test-threads=1
+wgpu_test() { # wgpu_test [--nocapture] TEST...: the named test targets on $device, one at a time
+  local tests=() args=(--test-threads=1)
+  for t in "$@"; do
+    if [ "$t" = --nocapture ]; then args+=(--nocapture); else tests+=(--test "$t"); fi
+  done
+  env FAITHBENCH_TEST_DEVICE="$device" "${nice_cmd[@]}" cargo test --release "${pkgs[@]}" \
+    --features "$features" "${tests[@]}" -- "${args[@]}"
+}
+# --nocapture: the comparison prints max |flex − wgpu| of every model and method.
+stage "CPU-vs-wgpu comparison (every explainer)" wgpu_test --nocapture wgpu_vs_cpu
+stage "explainer + model parity tests on $device" wgpu_test parity clip_parity invariants
 
 # --- 4. the demo ---------------------------------------------------------------------------------
 out=$(mktemp -d)
@@ -115,9 +120,14 @@ if [ -n "$limit" ]; then
 else
   baseline=results/demo/summary.csv
 fi
-stage "faithbench check against $baseline" \
-  "$bin" check --baseline "$baseline" "$out/demo-$device/summary.csv" --out "$out/check.md"
-echo "gpu_check: check report: $out/check.md"
+check_demo() { # faithbench check; the report goes to $out/check.md, its verdict line here
+  local rc=0
+  "$bin" check --baseline "$baseline" "$out/demo-$device/summary.csv" > "$out/check.md" || rc=$?
+  grep -m1 -E '^\*\*(PASS|FAIL)' "$out/check.md" || true
+  echo "gpu_check: check report: $out/check.md"
+  return $rc
+}
+stage "faithbench check against $baseline" check_demo
 
 print_timings
 echo "gpu_check: all stages passed"

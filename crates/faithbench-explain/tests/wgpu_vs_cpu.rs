@@ -16,7 +16,7 @@ use burn::prelude::*;
 use faithbench_explain::{ExplainBatch, MethodConfig, TokenMaps, METHODS};
 use faithbench_models::clip::{Clip, ClipImageClassifier, ClipTextView};
 use faithbench_models::clip_tokenize::ClipTokenizer;
-use faithbench_models::preprocess::{open_rgb, prepare, raw_batch, Normalization, ResizeMode};
+use faithbench_models::preprocess::{open_rgb, prepare, raw_batch, ResizeMode};
 use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::*;
 
@@ -149,7 +149,9 @@ fn compare(case: &Case) -> Vec<String> {
         let config = MethodConfig::new(m.name, example.as_object().expect("object"))
             .expect("config")
             .resolved(cm.family(), cm.num_layers());
-        let run = |model: &dyn Explainable, input: &ModelInput| -> faithbench_explain::Result<TokenMaps> {
+        let run = |model: &dyn Explainable,
+                   input: &ModelInput|
+         -> faithbench_explain::Result<TokenMaps> {
             let batch = ExplainBatch {
                 input,
                 targets: &tg,
@@ -175,7 +177,10 @@ fn compare(case: &Case) -> Vec<String> {
                     case.name, m.name
                 );
                 if rel > TOL {
-                    failed.push(format!("{}/{}: rel {rel:.3e} > {TOL:.0e}", case.name, m.name));
+                    failed.push(format!(
+                        "{}/{}: rel {rel:.3e} > {TOL:.0e}",
+                        case.name, m.name
+                    ));
                 }
                 compared += 1;
             }
@@ -193,7 +198,11 @@ fn compare(case: &Case) -> Vec<String> {
             ),
         }
     }
-    assert!(compared >= 6, "{}: only {compared} methods compared", case.name);
+    assert!(
+        compared >= 6,
+        "{}: only {compared} methods compared",
+        case.name
+    );
     failed
 }
 
@@ -202,7 +211,10 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| {
-            assert!(x.is_finite() && y.is_finite(), "non-finite value: {x} / {y}");
+            assert!(
+                x.is_finite() && y.is_finite(),
+                "non-finite value: {x} / {y}"
+            );
             (x - y).abs()
         })
         .fold(0f32, f32::max)
@@ -216,7 +228,7 @@ fn vit_input(model: &AnyModel, dev: &Device) -> ModelInput {
     let AnyModel::Vit(vit) = model else {
         panic!("not a ViT")
     };
-    let n = Normalization::from_mean_std(vit.config.norm_mean, vit.config.norm_std);
+    let n = vit.config.normalization();
     ModelInput::Image(n.apply(raw_images(vit.config.image_size, dev)))
 }
 

@@ -132,9 +132,9 @@ pub fn test_device() -> Device {
         Err(std::env::VarError::NotPresent) => default_device(),
         Err(e) => panic!("{TEST_DEVICE_ENV}: {e}"),
         Ok(name) if name.is_empty() => default_device(),
-        Ok(name) => device_by_name(&name).unwrap_or_else(|e| {
-            panic!("{TEST_DEVICE_ENV}={name}: {e}")
-        }),
+        Ok(name) => {
+            device_by_name(&name).unwrap_or_else(|e| panic!("{TEST_DEVICE_ENV}={name}: {e}"))
+        }
     }
 }
 
@@ -202,18 +202,30 @@ mod tests {
     #[test]
     fn device_names_are_checked_with_errors_naming_the_problem() {
         assert!(device_by_name("cpu").is_ok());
-        assert_eq!(describe_device("flex").unwrap(), "flex (pure-Rust CPU backend)");
+        assert_eq!(
+            describe_device("flex").unwrap(),
+            "flex (pure-Rust CPU backend)"
+        );
         let e = device_by_name("tpu").unwrap_err().to_string();
-        assert!(e.contains("unknown device `tpu`") && e.contains(device_names()), "{e}");
+        assert!(
+            e.contains("unknown device `tpu`") && e.contains(device_names()),
+            "{e}"
+        );
         #[cfg(not(feature = "wgpu"))]
         for name in ["wgpu", "wgpu-cpu"] {
             let e = device_by_name(name).unwrap_err().to_string();
-            assert!(e.contains(&format!("`{name}` needs a build with the `wgpu` feature")), "{e}");
+            assert!(
+                e.contains(&format!("`{name}` needs a build with the `wgpu` feature")),
+                "{e}"
+            );
         }
         #[cfg(not(feature = "cuda"))]
         {
             let e = device_by_name("cuda").unwrap_err().to_string();
-            assert!(e.contains("`cuda` needs a build with the `cuda` feature"), "{e}");
+            assert!(
+                e.contains("`cuda` needs a build with the `cuda` feature"),
+                "{e}"
+            );
         }
     }
 }
