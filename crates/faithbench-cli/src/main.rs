@@ -190,7 +190,7 @@ struct RunArgs {
     /// Evaluate at most N samples per dataset (on top of the config's `limit`).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
-    /// Device: cpu (default), or wgpu / cuda in builds with those features.
+    /// Device: cpu (default); wgpu, wgpu-cpu / cuda in builds with those features (docs/gpu.md).
     #[arg(long)]
     device: Option<String>,
     /// No progress bars or info lines (bars are also off when stdout is not a terminal).
@@ -267,7 +267,7 @@ struct ExplainArgs {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
-    /// Device: cpu (default), or wgpu / cuda in builds with those features.
+    /// Device: cpu (default); wgpu, wgpu-cpu / cuda in builds with those features (docs/gpu.md).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Float precision of every tensor: f32 (default) or f64.

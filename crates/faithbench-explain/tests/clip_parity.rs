@@ -76,7 +76,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let dir = root().join("fixtures/clip/openai");
     let model = load_clip_dir(&dir, &dev).expect("load CLIP");
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");

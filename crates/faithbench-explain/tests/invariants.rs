@@ -6,7 +6,7 @@ use burn::prelude::*;
 use common::load_fixture;
 use faithbench_explain::beyond::{abar_head, abar_token, perception_product, BeyondConfig};
 use faithbench_explain::{ExplainBatch, MethodConfig};
-use faithbench_models::default_device;
+use faithbench_models::test_device;
 
 fn close(a: &[f32], b: &[f32], rel: f32) -> bool {
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
@@ -153,7 +153,7 @@ fn ours_with_no_perception_layers_is_the_feedback_cls_row() {
 
 #[test]
 fn single_head_weight_is_one_and_weights_are_convex() {
-    let dev = default_device();
+    let dev = test_device();
     let a = Tensor::<4>::from_data(
         TensorData::new(vec![0.7f32, 0.3, 0.4, 0.6], [1, 1, 2, 2]),
         &dev,
@@ -193,7 +193,7 @@ fn single_head_weight_is_one_and_weights_are_convex() {
 
 #[test]
 fn head_and_token_perception_coincide_with_uniform_weights_and_unit_scales() {
-    let dev = default_device();
+    let dev = test_device();
     // Identical heads and identical gradients → w_h = 1/H; ‖u_j‖ = ‖z_j‖ → s_j = 1.
     let head = [0.5f32, 0.25, 0.25, 0.1, 0.8, 0.1, 0.3, 0.3, 0.4];
     let a = Tensor::<4>::from_data(

@@ -158,7 +158,7 @@ fn opts(targets: &[usize], layers: usize) -> TraceOptions {
 /// alpha-0.5 traces and z / v·W_Oᵀ (the OpenAI folder).
 fn check_folder(name: &str, weights: Option<&str>, full: bool) -> Maxima {
     let dir = fixtures().join(name);
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let model = load_clip(&dir, weights, &dev);
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
     let img = image_input(&r, &dev);
@@ -290,7 +290,7 @@ fn layouts_are_detected_from_tensor_names() {
 #[test]
 fn lrp_relevance_matches_float64_reference() {
     let dir = fixtures().join("openai");
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let model = load_clip(&dir, None, &dev);
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
     let lrp = WeightFile::open(fixtures().join("lrp.safetensors")).expect("lrp reference");
@@ -339,7 +339,7 @@ fn lrp_relevance_matches_float64_reference() {
 #[test]
 fn view_metadata_and_wrong_inputs() {
     let dir = fixtures().join("openai");
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let model = load_clip(&dir, None, &dev);
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
     let img = image_input(&r, &dev);
@@ -448,7 +448,7 @@ fn view_metadata_and_wrong_inputs() {
 #[test]
 fn batched_image_trace_equals_single_traces() {
     let dir = fixtures().join("openai");
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let model = load_clip(&dir, None, &dev);
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
     let text = text_input(&r, &dev);
@@ -498,7 +498,7 @@ fn presets_and_random_init() {
     assert_eq!((b32.grid(), b32.num_image_tokens()), (7, 50));
     assert_eq!(clip::ClipConfig::clip_vit_l14().num_image_tokens(), 257);
     // a tiny random model runs both towers and trains (gradients reach the weights)
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let cfg = clip::ClipConfig {
         image_size: 16,
         patch_size: 8,

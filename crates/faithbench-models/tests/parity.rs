@@ -77,7 +77,7 @@ fn input_for(model: &AnyModel, r: &WeightFile, dev: &Device) -> ModelInput {
 
 fn check_model(name: &str, weights: Option<&str>) -> Maxima {
     let dir = fixtures().join(name);
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let model = match weights {
         None => load_model_dir(&dir, &dev).expect("load model"),
         Some(file) => {
@@ -194,7 +194,7 @@ fn hf_bert_padded_batch_matches_pytorch() {
 fn batched_trace_equals_single_traces() {
     // Row b of a batched trace must equal a batch-of-one trace of input b.
     let dir = fixtures().join("timm_vit_cls");
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let model = load_model_dir(&dir, &dev).expect("load");
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
     let input = input_for(&model, &r, &dev);
@@ -272,7 +272,7 @@ fn tokenizer_json_and_vocab_txt_reproduce_hf_ids() {
 /// all weight gradients (IG ran 3× slower). Loaded models must not track weight gradients.
 #[test]
 fn loaded_models_do_not_track_weight_gradients() {
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     for name in ["timm_vit_cls", "hf_bert"] {
         match load_model_dir(&fixtures().join(name), &dev).expect("load") {
             AnyModel::Vit(m) => {
@@ -289,7 +289,7 @@ fn loaded_models_do_not_track_weight_gradients() {
 
 #[test]
 fn saved_timm_checkpoint_round_trips() {
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let dir = fixtures().join("timm_vit_gap");
     let AnyModel::Vit(m) = load_model_dir(&dir, &dev).expect("load") else {
         panic!("vit")
@@ -315,7 +315,7 @@ fn saved_timm_checkpoint_round_trips() {
 
 #[test]
 fn saved_hf_bert_checkpoint_round_trips() {
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let dir = fixtures().join("hf_bert");
     let AnyModel::Bert(m) = load_model_dir(&dir, &dev).expect("load") else {
         panic!("bert")

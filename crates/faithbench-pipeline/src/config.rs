@@ -142,7 +142,7 @@ pub struct RunSection {
     /// Confidence level of the intervals (default 0.95).
     #[serde(default = "d_confidence")]
     pub confidence: f64,
-    /// Device (`cpu`; `wgpu` / `cuda` in builds with those features); `--device` overrides it.
+    /// Device (`cpu`; `wgpu`, `wgpu-cpu` / `cuda` in builds with those features, docs/gpu.md); `--device` overrides it.
     #[serde(default)]
     pub device: Option<String>,
     /// Float precision of every tensor: `f32` (default) or `f64` (LRP to the first layers;

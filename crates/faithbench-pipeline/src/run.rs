@@ -240,6 +240,9 @@ pub fn run_settings(
             .map(|s| format!(", shard {s}"))
             .unwrap_or_default()
     ));
+    if let Ok(about) = faithbench_models::describe_device(&plan.options.device) {
+        log(&format!("device {}: {about}", plan.options.device));
+    }
     std::fs::create_dir_all(&out)
         .failure(|| format!("{}: cannot create the run folder", out.display()))?;
     let _lock = RunLock::acquire(&out, log)?;

@@ -12,7 +12,7 @@ pub fn root() -> PathBuf {
 }
 
 pub fn load_fixture(name: &str) -> (AnyModel, ModelInput, Vec<usize>) {
-    let dev = autodiff_device();
+    let dev = test_autodiff_device();
     let dir = root().join("fixtures/models").join(name);
     let model = load_model_dir(&dir, &dev).expect("model");
     let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
