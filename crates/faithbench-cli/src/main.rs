@@ -189,14 +189,20 @@ struct BenchArgs {
 fn bench_cmd(a: BenchArgs) -> ExitCode {
     use faithbench_pipeline::bench;
     let Some(mut model) = faithbench_models::vit::VitConfig::preset(&a.model) else {
-        eprintln!("error: unknown model preset `{}` (vit_b16, vit_l16, vit_mae_b16)", a.model);
+        eprintln!(
+            "error: unknown model preset `{}` (vit_b16, vit_l16, vit_mae_b16)",
+            a.model
+        );
         return ExitCode::from(EXIT_INPUT);
     };
     if let Some(d) = a.depth {
         model.depth = d;
     }
     let methods = match a.methods {
-        None => bench::DEFAULT_METHODS.iter().map(|s| s.to_string()).collect(),
+        None => bench::DEFAULT_METHODS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         Some(m) if m.iter().any(|x| x == "none") => vec![],
         Some(m) => m,
     };

@@ -13,8 +13,8 @@ use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
 use crate::preprocess::Normalization;
 use crate::trace::{
-    alpha_tensor, finish_trace, first_probe, gelu_untracked, make_probes, Explainable, Family, ForwardTrace, LayerTrace,
-    ModelInput, Readout, TraceOptions,
+    alpha_tensor, finish_trace, first_probe, gelu_untracked, make_probes, Explainable, Family,
+    ForwardTrace, LayerTrace, ModelInput, Readout, TraceOptions,
 };
 
 /// How the final token representation is pooled.

@@ -240,7 +240,12 @@ fn all_attention_grads(b: usize, depth: usize) -> TraceOptions {
     }
 }
 
-fn run_side(opts: &BenchOptions, m: &Models, side: &mut Side, log: &mut dyn FnMut(&str)) -> Result<()> {
+fn run_side(
+    opts: &BenchOptions,
+    m: &Models,
+    side: &mut Side,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
     let cfg = &opts.model;
     for (i, &b) in opts.forward_batches.iter().enumerate() {
         let x = image_on(cfg, b, &m.plain_dev);
@@ -428,7 +433,9 @@ pub fn run_bench(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<Value
         return Err(Error::input("forward batch sizes must be at least 1"));
     }
     if opts.perturbation_batch == 0 {
-        return Err(Error::input("the perturbation batch size must be at least 1"));
+        return Err(Error::input(
+            "the perturbation batch size must be at least 1",
+        ));
     }
     opts.model
         .validate()
@@ -527,7 +534,12 @@ fn assemble(opts: &BenchOptions, side: &Side, py_rounds: &[Value], loads: Vec<Va
     };
 
     // PyTorch side: the last round that ran, with every round's timings folded to the minimum.
-    let pytorch = match (&opts.python, py_rounds.iter().rfind(|r| r.get("status") == Some(&json!("ran")))) {
+    let pytorch = match (
+        &opts.python,
+        py_rounds
+            .iter()
+            .rfind(|r| r.get("status") == Some(&json!("ran"))),
+    ) {
         (None, _) => json!({
             "status": "absent",
             "reason": format!("no Python given (--python or ${PYTHON_ENV}); PyTorch side not run"),
@@ -575,7 +587,10 @@ fn assemble(opts: &BenchOptions, side: &Side, py_rounds: &[Value], loads: Vec<Va
             ),
         );
     }
-    ratios.insert("explainers_over_reference".into(), Value::Object(per_method));
+    ratios.insert(
+        "explainers_over_reference".into(),
+        Value::Object(per_method),
+    );
 
     let mut explainers = Map::new();
     for (name, t) in &side.explainers {
@@ -612,10 +627,7 @@ fn assemble(opts: &BenchOptions, side: &Side, py_rounds: &[Value], loads: Vec<Va
         "forward_autodiff_device".into(),
         side.forward_autodiff.to_json(),
     );
-    faithbench.insert(
-        "forward_backward".into(),
-        side.forward_backward.to_json(),
-    );
+    faithbench.insert("forward_backward".into(), side.forward_backward.to_json());
     faithbench.insert("explainers".into(), Value::Object(explainers));
     if opts.perturbation_samples > 0 {
         let ev = 1.0 / side.perturbation.per_image();
@@ -678,7 +690,11 @@ pub fn write_json(path: &Path, v: &Value) -> Result<()> {
 
 /// A short plain-text table of a benchmark result (what the binary prints).
 pub fn summary_lines(v: &Value) -> Vec<String> {
-    let f = |x: &Value| x.as_f64().map(|x| format!("{x:.3}")).unwrap_or_else(|| "—".into());
+    let f = |x: &Value| {
+        x.as_f64()
+            .map(|x| format!("{x:.3}"))
+            .unwrap_or_else(|| "—".into())
+    };
     let mut out = vec![format!(
         "{:<34} {:>12} {:>10} {:>10}",
         "seconds per image", "faithbench", "timm", "reference"
@@ -700,7 +716,11 @@ pub fn summary_lines(v: &Value) -> Vec<String> {
                 format!("forward b={b}"),
                 f(&e["s_per_image"]),
                 f(&best(&["timm", "forward"], b as usize)),
-                f(&if b == 1 { best(&["reference", "forward"], 1) } else { Value::Null }),
+                f(&if b == 1 {
+                    best(&["reference", "forward"], 1)
+                } else {
+                    Value::Null
+                }),
             ));
         }
     }
@@ -724,13 +744,31 @@ pub fn summary_lines(v: &Value) -> Vec<String> {
     }
     if let Some(g) = v["goals"].as_object() {
         for (k, g) in g {
-            out.push(format!("goal {k}: {} ({})", f(&g["value"]), g["what"].as_str().unwrap_or("")));
+            out.push(format!(
+                "goal {k}: {} ({})",
+                f(&g["value"]),
+                g["what"].as_str().unwrap_or("")
+            ));
         }
     }
     for side in ["timm", "reference"] {
-        let s = if side == "timm" { &py["timm"] } else { &py["reference"] };
-        if let Some(reason) = s["reason"].as_str().or_else(|| (py["status"] != "ran").then(|| py["reason"].as_str()).flatten()) {
-            out.push(format!("{side}: {} — {reason}", s["status"].as_str().or(py["status"].as_str()).unwrap_or("absent")));
+        let s = if side == "timm" {
+            &py["timm"]
+        } else {
+            &py["reference"]
+        };
+        if let Some(reason) = s["reason"].as_str().or_else(|| {
+            (py["status"] != "ran")
+                .then(|| py["reason"].as_str())
+                .flatten()
+        }) {
+            out.push(format!(
+                "{side}: {} — {reason}",
+                s["status"]
+                    .as_str()
+                    .or(py["status"].as_str())
+                    .unwrap_or("absent")
+            ));
         }
     }
     out
@@ -785,7 +823,12 @@ mod tests {
         // 1 sample × (clean + 9 levels) classifier images.
         assert_eq!(v["faithbench"]["perturbation"]["classifier_images"], 10);
         assert!(v["goals"]["ours_h_budget"]["value"].as_f64().unwrap() > 0.0);
-        assert!(v["goals"]["perturbation_throughput"]["value"].as_f64().unwrap() > 0.0);
+        assert!(
+            v["goals"]["perturbation_throughput"]["value"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
         assert!(v["goals"]["forward_vs_timm"]["value"].is_null());
         assert!(v["ratios_time_faithbench_over_pytorch"]["forward_b1_over_timm"].is_null());
         assert!(lines.iter().any(|l| l.contains("forward b=1")));
