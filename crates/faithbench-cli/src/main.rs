@@ -69,6 +69,11 @@ enum Command {
     },
     /// Explain one image or text with one method; writes the token map (.npy) and an overlay / HTML view.
     Explain(ExplainArgs),
+    /// Time the ViT forward, forward+backward, each explainer and the perturbation evaluator on
+    /// the CPU (random weights) and, with a Python that has torch and timm, timm (and the paper's
+    /// reference code, given a clone) side by side; writes JSON.
+    #[command(long_about = BENCH_HELP)]
+    Bench(BenchArgs),
     /// List methods (with parameters and defaults), evaluators, datasets and model presets.
     List {
         /// Print the registry as Markdown (the contents of docs/registry.md).
@@ -133,6 +138,105 @@ enum Command {
         #[arg(long)]
         steps: Option<usize>,
     },
+}
+
+const BENCH_HELP: &str = "Time faithbench on the CPU, with PyTorch side by side; writes JSON.
+
+Measures, with random weights and seconds per image (minimum over REPS x ROUNDS runs after a
+warm-up): the plain forward (batch 1 and 8), the forward on the autodiff device, forward +
+backward to every attention map, each explainer (paper defaults, batch 1), and the image
+perturbation evaluator's images/s against the plain forward's. When a Python is given (--python,
+else $FAITHBENCH_PYTHON) it runs the embedded scripts/bench_reference.py: timm's
+vit_base_patch16_224, and with --reference-repo the paper's own ViT code from a clone of it. The
+faithbench and PyTorch blocks alternate ROUNDS times so both see the same load. Without Python
+the JSON marks the PyTorch side absent. See docs/speed.md.";
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// JSON output.
+    #[arg(long, default_value = "results/bench/speed.json")]
+    out: PathBuf,
+    /// Python interpreter with torch and timm (default: $FAITHBENCH_PYTHON; none: faithbench only).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Root of a clone of the paper's code (jiaminchen-1031/transformerinterp) for the reference
+    /// timings; without it the PyTorch side times timm only.
+    #[arg(long)]
+    reference_repo: Option<PathBuf>,
+    /// Architecture preset (random weights).
+    #[arg(long, default_value = "vit_b16")]
+    model: String,
+    /// Override the number of blocks (a quick smoke test: --depth 2).
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Timed runs per measurement and round.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Alternations of the faithbench and PyTorch blocks.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Explainers to time, comma-separated (default: all eight of the paper's table; `none`).
+    #[arg(long, value_delimiter = ',')]
+    methods: Option<Vec<String>>,
+    /// Samples for the perturbation evaluator (10 classifier images each; 0 skips it).
+    #[arg(long, default_value_t = 2)]
+    perturbation_samples: usize,
+    /// No progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn bench_cmd(a: BenchArgs) -> ExitCode {
+    use faithbench_pipeline::bench;
+    let Some(mut model) = faithbench_models::vit::VitConfig::preset(&a.model) else {
+        eprintln!(
+            "error: unknown model preset `{}` (vit_b16, vit_l16, vit_mae_b16)",
+            a.model
+        );
+        return ExitCode::from(EXIT_INPUT);
+    };
+    if let Some(d) = a.depth {
+        model.depth = d;
+    }
+    let methods = match a.methods {
+        None => bench::DEFAULT_METHODS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        Some(m) if m.iter().any(|x| x == "none") => vec![],
+        Some(m) => m,
+    };
+    let opts = bench::BenchOptions {
+        model_name: match a.depth {
+            Some(d) => format!("{} (depth {d})", a.model),
+            None => a.model.clone(),
+        },
+        model,
+        reps: a.reps,
+        rounds: a.rounds,
+        methods,
+        perturbation_samples: a.perturbation_samples,
+        python: bench::resolve_python(a.python),
+        reference_repo: a.reference_repo,
+        allocator: Some(allocator_note().to_string()),
+        ..Default::default()
+    };
+    let quiet = a.quiet;
+    let mut log = |m: &str| {
+        if !quiet {
+            eprintln!("faithbench: {m}");
+        }
+    };
+    match bench::run_bench(&opts, &mut log).and_then(|v| bench::write_json(&a.out, &v).map(|_| v)) {
+        Ok(v) => {
+            for line in bench::summary_lines(&v) {
+                println!("{line}");
+            }
+            println!("{}", a.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 const RUN_HELP: &str = "Run a benchmark config: explain, evaluate, summarise.
@@ -405,10 +509,36 @@ fn run_cmd(a: RunArgs) -> ExitCode {
     }
 }
 
+/// Keeps freed tensor buffers inside the process (glibc only): burn allocates a fresh buffer
+/// for every op's output, and with glibc's defaults the large ones are mmap-ed and returned
+/// on free, so every op pays page faults and TLB flushes on new memory (about a fifth of a
+/// ViT-B/16 forward's CPU time; docs/speed.md). Raising the mmap and trim thresholds makes
+/// the buffers come back from the heap instead. Set before any allocation of note.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called once, before other threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
+/// What [`tune_allocator`] did, for the benchmark JSON.
+fn allocator_note() -> &'static str {
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        "glibc malloc: mmap threshold 32 MiB, trim threshold 1 GiB, top pad 64 MiB (faithbench binary)"
+    } else {
+        "system allocator defaults"
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Run(a) => run_cmd(a),
+        Command::Bench(a) => bench_cmd(a),
         Command::Merge {
             run_dirs,
             out,

@@ -284,6 +284,48 @@ pub trait Explainable {
     }
 }
 
+/// Whether `device` is burn's flex CPU device (with or without autodiff).
+pub(crate) fn is_flex(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
+/// The index of the first layer with a probe (`probes.len()` if none): no gradient a trace
+/// returns flows through anything computed before that layer's attention.
+pub(crate) fn first_probe(probes: &[Option<Tensor<4>>]) -> usize {
+    probes
+        .iter()
+        .position(Option::is_some)
+        .unwrap_or(probes.len())
+}
+
+/// Exact (erf) GELU for activations no gradient has to flow through, spread over the CPU
+/// threads. burn-flex's own GELU kernel runs on one thread (scalar `libm::erff`); this computes
+/// the same expression with the same `erff`, element by element, so the values are bit-identical
+/// — only the work is split. The result is a new tensor outside the autodiff graph. On other
+/// devices it is burn's `gelu`.
+pub(crate) fn gelu_untracked<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    if !is_flex(&device) || x.dtype() != burn::tensor::DType::F32 {
+        return burn::tensor::activation::gelu(x);
+    }
+    let mut data = x.into_data();
+    match data.as_mut_slice::<f32>() {
+        Ok(values) => {
+            use rayon::prelude::*;
+            let sqrt2 = core::f32::consts::SQRT_2;
+            values.par_chunks_mut(1 << 15).for_each(|chunk| {
+                for v in chunk {
+                    let x = *v;
+                    // The expression of burn-flex's `gelu` (ops/activation.rs), kept verbatim.
+                    *v = 0.5 * x * (1.0 + libm::erff(x / sqrt2));
+                }
+            });
+            Tensor::from_data(data, &device)
+        }
+        Err(_) => burn::tensor::activation::gelu(Tensor::from_data(data, &device)),
+    }
+}
+
 /// Zero probes for the requested layers (None elsewhere), on the model device.
 pub(crate) fn make_probes(
     opts: &TraceOptions,

@@ -13,8 +13,8 @@ use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
 use crate::preprocess::Normalization;
 use crate::trace::{
-    alpha_tensor, finish_trace, make_probes, Explainable, Family, ForwardTrace, LayerTrace,
-    ModelInput, Readout, TraceOptions,
+    alpha_tensor, finish_trace, first_probe, gelu_untracked, make_probes, Explainable, Family,
+    ForwardTrace, LayerTrace, ModelInput, Readout, TraceOptions,
 };
 
 /// How the final token representation is pooled.
@@ -242,6 +242,13 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.fc2.forward(gelu(self.fc1.forward(x)))
     }
+
+    /// The same values as [`Mlp::forward`] for a stream no gradient has to flow through (the
+    /// GELU is computed outside the autodiff graph, on all CPU threads; see
+    /// [`crate::trace`]'s `gelu_untracked`).
+    pub fn forward_untracked(&self, x: Tensor<3>) -> Tensor<3> {
+        self.fc2.forward(gelu_untracked(self.fc1.forward(x)))
+    }
 }
 
 /// One pre-LN block: `x + attn(norm1 x)`, then `x + mlp(norm2 x)`.
@@ -442,7 +449,9 @@ impl Explainable for VisionTransformer {
         let probes = make_probes(opts, self.blocks.len(), [b, self.config.heads, n, n], &dev)?;
         let mut x = self.embed(scaled);
         let mut layers = Vec::with_capacity(self.blocks.len());
-        for (blk, probe) in self.blocks.iter().zip(probes.iter()) {
+        // Blocks before the first probed attention carry no gradient the trace returns.
+        let tracked_from = first_probe(&probes);
+        for (i, (blk, probe)) in self.blocks.iter().zip(probes.iter()).enumerate() {
             let z = opts.z_vproj.then(|| x.clone().inner());
             let (a, rec) = blk.attn.forward(
                 blk.norm1.forward(x.clone()),
@@ -452,7 +461,13 @@ impl Explainable for VisionTransformer {
                 opts.z_vproj,
             );
             x = x + a;
-            x = x.clone() + blk.mlp.forward(blk.norm2.forward(x));
+            let h = blk.norm2.forward(x.clone());
+            let m = if i < tracked_from {
+                blk.mlp.forward_untracked(h)
+            } else {
+                blk.mlp.forward(h)
+            };
+            x = x + m;
             layers.push(LayerTrace {
                 attn: rec.attn,
                 grad: None,

@@ -43,6 +43,7 @@
 //!
 //! `examples/run_config.rs` runs a config from code and reads its summary back.
 
+pub mod bench;
 pub mod cache;
 pub mod check;
 pub mod classifier;
