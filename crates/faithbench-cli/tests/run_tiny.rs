@@ -758,53 +758,30 @@ fn three_shards_merge_to_the_unsharded_summary() {
         dirs.push(d);
     }
     let d: Vec<&str> = dirs.iter().map(|p| p.to_str().unwrap()).collect();
+    // `faithbench merge SHARDS… --out OUT` (extra flags after)
+    let merge = |shards: &[&str], out: &str, extra: &[&str]| {
+        let out = f.path(out);
+        let mut args = vec!["merge"];
+        args.extend_from_slice(shards);
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        faithbench(&args, &[])
+    };
     // incomplete set: shard 2 missing
-    let o = faithbench(
-        &["merge", d[0], d[1], "--out", f.path("m2").to_str().unwrap()],
-        &[],
-    );
+    let o = merge(&[d[0], d[1]], "m2", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("2/3"), "{}", stderr(&o));
     // a shard given twice
-    let o = faithbench(
-        &[
-            "merge",
-            d[0],
-            d[1],
-            d[1],
-            "--out",
-            f.path("m3").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = merge(&[d[0], d[1], d[1]], "m3", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("both shard 1/3"), "{}", stderr(&o));
     // the whole run is not a shard
-    let o = faithbench(
-        &[
-            "merge",
-            f.path("whole").to_str().unwrap(),
-            "--out",
-            f.path("m4").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = merge(&[f.path("whole").to_str().unwrap()], "m4", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("shard.json"), "{}", stderr(&o));
     // the merge, in shuffled order
+    ok(&merge(&[d[2], d[0], d[1]], "merged", &["-q"]));
     let merged = f.path("merged");
-    ok(&faithbench(
-        &[
-            "merge",
-            d[2],
-            d[0],
-            d[1],
-            "--out",
-            merged.to_str().unwrap(),
-            "-q",
-        ],
-        &[],
-    ));
     for file in ["summary.csv", "summary.md"] {
         assert_eq!(
             std::fs::read(f.path("whole").join(file)).unwrap(),
@@ -830,17 +807,7 @@ fn three_shards_merge_to_the_unsharded_summary() {
     text.push_str(&line);
     text.push('\n');
     std::fs::write(&other, text).unwrap();
-    let o = faithbench(
-        &[
-            "merge",
-            d[0],
-            d[1],
-            d[2],
-            "--out",
-            f.path("m5").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = merge(&[d[0], d[1], d[2]], "m5", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not disjoint"), "{}", stderr(&o));
 }

@@ -142,7 +142,8 @@ fn check_finite(values: &[f64]) -> Result<(), StatsError> {
     }
 }
 
-fn mean(values: &[f64]) -> f64 {
+/// Mean of the values (NaN for none).
+pub(crate) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 

@@ -344,26 +344,25 @@ impl VisionTransformer {
         let [b, n, d] = xn.dims();
         let r = onehot(targets, self.config.num_classes, &plain)?;
         let r_x = match (self.config.pool, &self.fc_norm, self.config.fc_norm_order) {
-            (Pool::Cls, _, FcNormOrder::PoolThenNorm) => {
-                let pooled = xn.clone().narrow(1, 0, 1).reshape([b, d]);
+            (pool, _, FcNormOrder::PoolThenNorm) => {
+                let pooled = match pool {
+                    Pool::Cls => xn.clone().narrow(1, 0, 1).reshape([b, d]),
+                    Pool::Avg => xn.clone().narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]),
+                };
                 let head_in = match &self.fc_norm {
                     Some(f) => f.forward(pooled.clone()),
                     None => pooled.clone(),
                 };
                 let r_pooled = linear_rel(head_in.inner(), w(&self.head), r, rules); // fc_norm: identity
-                let r0 = safe_div(r_pooled, pooled.inner());
-                let xn = xn.inner();
-                let cls = xn.clone().narrow(1, 0, 1) * r0.reshape([b, 1, d]);
-                Tensor::cat(vec![cls, Tensor::zeros([b, n - 1, d], &plain)], 1)
-            }
-            (Pool::Avg, _, FcNormOrder::PoolThenNorm) => {
-                let pooled = xn.clone().narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]);
-                let head_in = match &self.fc_norm {
-                    Some(f) => f.forward(pooled.clone()),
-                    None => pooled.clone(),
-                };
-                let r_pooled = linear_rel(head_in.inner(), w(&self.head), r, rules); // fc_norm: identity
-                avg_pool_rel(xn.inner(), pooled.inner(), r_pooled)
+                let (xn, pooled) = (xn.inner(), pooled.inner());
+                match pool {
+                    Pool::Cls => {
+                        let r0 = safe_div(r_pooled, pooled);
+                        let cls = xn.narrow(1, 0, 1) * r0.reshape([b, 1, d]);
+                        Tensor::cat(vec![cls, Tensor::zeros([b, n - 1, d], &plain)], 1)
+                    }
+                    Pool::Avg => avg_pool_rel(xn, pooled, r_pooled),
+                }
             }
             (Pool::Avg, Some(f), FcNormOrder::NormThenPool) => {
                 let tokens = f.forward(xn).inner();

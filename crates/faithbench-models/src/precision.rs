@@ -50,25 +50,16 @@ impl Precision {
 /// fixes it per process.
 pub fn configure(device: &Device, precision: Precision) -> Result<()> {
     let want = precision.dtype();
-    if device.settings().float_dtype == want {
-        // the backend's default or an earlier identical request: nothing to change (reading
-        // the settings does not lock them, so an f32 request stays revisable)
-        if precision == Precision::F32 {
-            return Ok(());
-        }
+    let have = device.settings().float_dtype;
+    if have == want {
+        // the backend's default or an earlier identical request (reading the settings does
+        // not lock them)
+        return Ok(());
     }
-    let mut d = device.clone();
-    match d.configure(want) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if device.settings().float_dtype == want {
-                return Ok(());
-            }
-            Err(ModelError::Input(format!(
-                "cannot run in {}: the device's float type is fixed to {:?} in this process ({e})",
-                precision.name(),
-                device.settings().float_dtype
-            )))
-        }
-    }
+    device.clone().configure(want).map_err(|e| {
+        ModelError::Input(format!(
+            "cannot run in {}: the device's float type is fixed to {have:?} in this process ({e})",
+            precision.name()
+        ))
+    })
 }

@@ -302,6 +302,9 @@ pub struct EvaluatorEntry {
     /// The published tables its cells are held against, searched in order
     /// (`published = "bi2023/vit_b16/…"` or a list).
     pub published: Vec<String>,
+    /// Its settings as resolved from the config alone, which the published tables'
+    /// `requires` (mode, class, AUC rule: nothing the data decides) are checked against.
+    dry_settings: Value,
 }
 
 /// A parsed, expanded and checked config. Nothing has been read besides the config file.
@@ -321,8 +324,6 @@ pub struct Settings {
     pub explainers: Vec<ExplainerEntry>,
     /// Evaluators in config order.
     pub evaluators: Vec<EvaluatorEntry>,
-    /// `[published] file`, expanded: the published numbers the `published` keys refer to.
-    pub published_file: Option<PathBuf>,
     /// The published cells the `published` keys wire (checked against the evaluators'
     /// settings; see [`crate::published`]).
     pub published: Vec<PublishedCell>,
@@ -582,7 +583,6 @@ impl<'a> Parser<'a> {
             datasets,
             explainers,
             evaluators,
-            published_file,
             published,
         })
     }
@@ -605,8 +605,6 @@ impl<'a> Parser<'a> {
             let Some(d) = datasets.iter().find(|d| d.name == e.dataset) else {
                 continue;
             };
-            let resolved = (e.kind.resolve)(&e.keys, &dry_context(&e.name, d))
-                .map_err(|x| self.invalid(format!("evaluator `{}`: {}", e.name, strip_eval(x))))?;
             for x in explainers.iter().filter(|x| x.models.contains(&d.model)) {
                 if let Some(column) = &x.published {
                     let c = pf
@@ -615,7 +613,7 @@ impl<'a> Parser<'a> {
                             &e.published,
                             column,
                             &e.name,
-                            &resolved.settings,
+                            &e.dry_settings,
                             &x.label,
                         )
                         .map_err(|err| self.invalid(err.to_string()))?;
@@ -937,6 +935,7 @@ impl<'a> Parser<'a> {
                 dataset: dataset.name.clone(),
                 keys: m,
                 published,
+                dry_settings: resolved.settings,
             });
         }
         Ok(out)

@@ -25,14 +25,10 @@ use crate::perturbation::{
     PerturbationConfig, PerturbationMode, PerturbationRecord, PerturbationSample, RemovalValue,
     ScoredClass,
 };
-use crate::stats::{bootstrap_mean_ci, paired_difference_ci, BootstrapConfig};
+use crate::stats::{bootstrap_mean_ci, mean, paired_difference_ci, BootstrapConfig};
 use crate::summary::{
     Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
 };
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
 
 fn predicted() -> ExplainedClass {
     ExplainedClass::Predicted
@@ -282,10 +278,7 @@ impl Protocol for Perturbation {
             .all(|r| r.tie_shares.len() == s.curve.levels.len())
         {
             let share = |i: usize| recs.iter().map(|r| r.tie_shares[i]).collect::<Vec<f64>>();
-            let per_sample: Vec<f64> = recs
-                .iter()
-                .map(|r| r.tie_shares.iter().sum::<f64>() / r.tie_shares.len().max(1) as f64)
-                .collect();
+            let per_sample: Vec<f64> = recs.iter().map(|r| mean(&r.tie_shares)).collect();
             let ci = bootstrap_mean_ci(&per_sample, cfg).map_err(EvalError::protocol)?;
             rows.push(names.row("tie_share", mean(&per_sample), &ci));
             for (i, &p) in s.curve.levels.iter().enumerate() {
