@@ -105,6 +105,22 @@ impl EvalError {
 /// Result alias of evaluators.
 pub type EvalResult<T> = std::result::Result<T, EvalError>;
 
+/// Re-explains a chunk's samples on randomised copies of the model, for the model-randomisation
+/// sanity check: the same explainer, the same explained classes, maps in the form the chunk's own
+/// maps have (images: upsampled to the input size, not normalised; text: per word piece, clamped
+/// at 0). The pipeline offers it to evaluators whose [`Protocol::reexplains`] is true.
+pub trait Reexplain {
+    /// The model's randomisation steps, from the output down (`head`, `block L-1` … `block 0`,
+    /// `embeddings`).
+    fn steps(&self) -> Vec<String>;
+    /// The maps of every sample of the chunk (chunk order) with the parameters of the steps
+    /// `randomized` (indices into [`steps`](Reexplain::steps)) re-initialised from `seed`.
+    fn maps(&mut self, randomized: &[usize], seed: u64) -> Result<Vec<Vec<f32>>, ClassifierError>;
+}
+
+/// A re-explainer behind a trait object.
+pub type DynReexplain<'a> = dyn Reexplain + 'a;
+
 /// One image of an image chunk, with the map explaining one class.
 #[derive(Debug, Clone, Copy)]
 pub struct ImageSampleView<'a> {
@@ -136,6 +152,8 @@ pub struct ImageChunk<'a> {
     pub classifier: &'a mut DynImageClassifier<'a>,
     /// Images per classifier call.
     pub eval_batch: usize,
+    /// Re-explanation on randomised models (only for evaluators that ask for it).
+    pub reexplain: Option<&'a mut DynReexplain<'a>>,
 }
 
 /// One document of a text chunk, with the map explaining one class.
@@ -177,6 +195,8 @@ pub struct TextChunk<'a> {
     pub pad_id: u32,
     /// Sequences per classifier call.
     pub eval_batch: usize,
+    /// Re-explanation on randomised models (only for evaluators that ask for it).
+    pub reexplain: Option<&'a mut DynReexplain<'a>>,
 }
 
 /// What an evaluator evaluates: a chunk of one modality.
@@ -255,6 +275,22 @@ pub trait Protocol: Send + Sync + 'static {
     fn explained(&self) -> ExplainedClass;
     /// Evaluates a chunk; one record per sample, in chunk order.
     fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<Self::Record>>;
+    /// Whether the evaluator re-explains samples on randomised models (the chunk then carries
+    /// a [`Reexplain`]). Default: no.
+    fn reexplains(&self) -> bool {
+        false
+    }
+    /// A removal test's order and the settings that must match for two evaluators to form a
+    /// symmetric pair (the symmetric relevance gain, [`crate::symmetric`]). Default: none.
+    fn removal_test(&self) -> Option<crate::symmetric::RemovalTest> {
+        None
+    }
+    /// The AUC of each record (the unit of the summary's `auc`), for the symmetric relevance
+    /// gain of removal tests. Default: an error (not a removal test).
+    fn record_aucs(&self, records: &[Self::Record]) -> EvalResult<Vec<f64>> {
+        let _ = records;
+        Err(EvalError::Config(format!("`{}` is not a removal test", self.kind())))
+    }
     /// The rows and curves of one explainer's records (non-empty, sorted by sample id).
     fn summarise(
         &self,
@@ -321,6 +357,12 @@ pub trait Evaluator: Send + Sync {
     fn explained(&self) -> ExplainedClass;
     /// Evaluates a chunk; one record (JSON line, no newline) per sample, in chunk order.
     fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<String>>;
+    /// See [`Protocol::reexplains`].
+    fn reexplains(&self) -> bool;
+    /// See [`Protocol::removal_test`].
+    fn removal_test(&self) -> Option<crate::symmetric::RemovalTest>;
+    /// See [`Protocol::record_aucs`].
+    fn record_aucs(&self, records: &[String]) -> EvalResult<Vec<f64>>;
     /// The rows and curves of one explainer's records (non-empty, sorted by sample id).
     fn summarise(
         &self,
@@ -403,6 +445,15 @@ impl<P: Protocol> Evaluator for P {
                 })
             })
             .collect()
+    }
+    fn reexplains(&self) -> bool {
+        Protocol::reexplains(self)
+    }
+    fn removal_test(&self) -> Option<crate::symmetric::RemovalTest> {
+        Protocol::removal_test(self)
+    }
+    fn record_aucs(&self, records: &[String]) -> EvalResult<Vec<f64>> {
+        Protocol::record_aucs(self, &parse_records(records)?)
     }
     fn summarise(
         &self,
@@ -536,6 +587,8 @@ pub const EVALUATORS: &[EvaluatorInfo] = &[
     crate::evaluators::eraser_rationales::EVALUATOR,
     crate::evaluators::text_perturbation::EVALUATOR,
     crate::evaluators::zero_shot_perturbation::EVALUATOR,
+    crate::evaluators::model_randomization::EVALUATOR,
+    crate::evaluators::text_model_randomization::EVALUATOR,
 ];
 
 /// The evaluator kind of this name.

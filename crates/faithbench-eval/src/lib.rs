@@ -35,15 +35,17 @@ pub mod maps;
 pub mod perturbation;
 pub mod rationales;
 pub mod segmentation;
+pub mod similarity;
 pub mod stats;
 pub mod summary;
+pub mod symmetric;
 pub mod text_perturbation;
 pub mod word_aggregation;
 
 pub use auc::{auc, trapezoid, AucError, AucRule};
 pub use evaluator::{
     evaluator_kind, EvalChunk, EvalError, Evaluator, EvaluatorInfo, ImageChunk, ImageSampleView,
-    PairNames, Protocol, ResolveContext, Resolved, TextChunk, TextDocView, EVALUATORS,
+    PairNames, Protocol, Reexplain, ResolveContext, Resolved, TextChunk, TextDocView, EVALUATORS,
 };
 pub use maps::{
     min_max_normalise, top_k_indices, upsample_bilinear, validate_map, MapError, Order,

@@ -294,6 +294,12 @@ impl Bert {
 }
 
 impl Explainable for Bert {
+    fn randomization_steps(&self) -> Vec<String> {
+        crate::randomize::step_labels(self.layers.len())
+    }
+    fn randomized(&self, steps: &[usize], seed: u64) -> Result<Box<dyn Explainable>> {
+        Ok(Box::new(self.randomized_copy(steps, seed)?))
+    }
     fn family(&self) -> Family {
         Family::Bert
     }

@@ -667,6 +667,16 @@ impl ClipImageClassifier {
 }
 
 impl Explainable for ClipImageClassifier {
+    fn randomization_steps(&self) -> Vec<String> {
+        crate::randomize::step_labels(self.model.visual.transformer.resblocks.len())
+    }
+    /// The image tower randomised; the class text embeddings (the zero-shot head) are kept.
+    fn randomized(&self, steps: &[usize], seed: u64) -> Result<Box<dyn Explainable>> {
+        Ok(Box::new(Self {
+            model: self.model.randomized_image_tower(steps, seed)?,
+            text_features: self.text_features.clone(),
+        }))
+    }
     fn family(&self) -> Family {
         Family::Clip
     }
@@ -777,6 +787,16 @@ impl ClipTextView {
 }
 
 impl Explainable for ClipTextView {
+    fn randomization_steps(&self) -> Vec<String> {
+        crate::randomize::step_labels(self.model.transformer.resblocks.len())
+    }
+    /// The text tower randomised; the image embeddings (the fixed side) are kept.
+    fn randomized(&self, steps: &[usize], seed: u64) -> Result<Box<dyn Explainable>> {
+        Ok(Box::new(Self {
+            model: self.model.randomized_text_tower(steps, seed)?,
+            image_features: self.image_features.clone(),
+        }))
+    }
     fn family(&self) -> Family {
         Family::ClipText
     }

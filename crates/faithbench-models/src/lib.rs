@@ -18,6 +18,7 @@ pub mod error;
 pub mod load;
 pub mod lrp;
 pub mod precision;
+pub mod randomize;
 pub mod preprocess;
 pub mod save;
 pub mod source;

@@ -275,6 +275,21 @@ pub trait Explainable {
             ))),
         }
     }
+    /// The model's parameter-randomisation steps from the output down (`head`, `block L-1` …
+    /// `block 0`, `embeddings`; [`crate::randomize`]), for the model-randomisation sanity
+    /// check. Empty for models that offer none.
+    fn randomization_steps(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// A copy of the model with the parameters of `steps` (indices into
+    /// [`randomization_steps`](Explainable::randomization_steps)) re-initialised, seeded.
+    fn randomized(&self, steps: &[usize], seed: u64) -> Result<Box<dyn Explainable>> {
+        let _ = (steps, seed);
+        Err(ModelError::Input(format!(
+            "a {} model offers no parameter randomisation",
+            self.family().name()
+        )))
+    }
     /// Plain forward (alpha = 1), logits (B, C).
     fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {
         let b = input.batch_size();

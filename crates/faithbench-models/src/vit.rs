@@ -370,6 +370,12 @@ impl VisionTransformer {
 }
 
 impl Explainable for VisionTransformer {
+    fn randomization_steps(&self) -> Vec<String> {
+        crate::randomize::step_labels(self.blocks.len())
+    }
+    fn randomized(&self, steps: &[usize], seed: u64) -> Result<Box<dyn Explainable>> {
+        Ok(Box::new(self.randomized_copy(steps, seed)?))
+    }
     fn family(&self) -> Family {
         Family::Vit
     }

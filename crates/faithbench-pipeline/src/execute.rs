@@ -356,6 +356,9 @@ impl Exec<'_> {
                                 &prepared,
                                 &targets,
                                 plan.plan.eval_batch_size,
+                                self.evaluators[ei]
+                                    .reexplains()
+                                    .then(|| self.explainers[xi].as_ref()),
                             )
                             .context(|| {
                                 format!("evaluator `{}` with explainer `{}`", e.name, x.label)

@@ -63,6 +63,7 @@ pub mod records;
 pub mod run;
 pub mod shard;
 pub mod summary;
+pub mod symmetric;
 pub mod util;
 
 pub use check::{check, CheckReport};

@@ -93,6 +93,9 @@ pub fn summarise_run(plan: &Plan, run_dir: &Path) -> Result<RunSummary> {
         figures.push(ev.figures(&e.name, &e.stem, &erows, &curves));
         rows.extend(erows);
     }
+    let (srg_rows, srg_figures) = crate::symmetric::rows(plan, run_dir, &evs)?;
+    rows.extend(srg_rows);
+    figures.push(srg_figures);
     Ok(RunSummary {
         rows,
         figures,
@@ -152,6 +155,19 @@ pub fn markdown(plan: &Plan, evaluators: &[Box<dyn Evaluator>], rows: &[SummaryR
             out.push_str(&summary_markdown(&renamed, &dirs));
             out.push('\n');
         }
+    }
+    for p in crate::symmetric::pairs(plan, evaluators) {
+        let mine: Vec<SummaryRow> = rows.iter().filter(|r| r.evaluator == p.name).cloned().collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let dirs = HashMap::from([("srg".to_string(), Direction::HigherBetter)]);
+        out.push_str(&summary_markdown(&mine, &dirs));
+        out.push('\n');
+        out.push_str(&format!(
+            "*symmetric relevance gain: per sample AUC(`{}`) − AUC(`{}`), mean with its bootstrap CI over the samples both hold; higher is better.*\n\n",
+            plan.plan.evaluators[p.negative].name, plan.plan.evaluators[p.positive].name
+        ));
     }
     out
 }

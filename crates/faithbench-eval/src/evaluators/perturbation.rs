@@ -26,6 +26,7 @@ use crate::perturbation::{
     ScoredClass,
 };
 use crate::stats::{bootstrap_mean_ci, mean, paired_difference_ci, BootstrapConfig};
+use crate::symmetric::{RemovalOrder, RemovalTest};
 use crate::summary::{
     Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
 };
@@ -123,7 +124,7 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     needs: &[Capability::Labels],
     metrics: "auc, clean_accuracy, accuracy@<p>, tie_share, tie_share@<p>",
     example: r#"{"mode": "positive"}"#,
-    tolerances: &[("auc", 0.005), ("clean_accuracy", 0.005), ("accuracy@*", 0.005), ("tie_share", 0.005), ("tie_share@*", 0.005)],
+    tolerances: &[("auc", 0.005), ("clean_accuracy", 0.005), ("accuracy@*", 0.005), ("tie_share", 0.005), ("tie_share@*", 0.005), ("srg", 0.005)],
     resolve,
     default_name: |s| match serde_json::from_value::<Settings>(s.clone()) {
         Ok(s) => format!(
@@ -301,6 +302,27 @@ impl Protocol for Perturbation {
             rows,
             curves: vec![curve],
         })
+    }
+
+    fn removal_test(&self) -> Option<RemovalTest> {
+        let mut key = serde_json::to_value(&self.settings).ok()?;
+        let order = match self.settings.config.mode {
+            PerturbationMode::Positive => RemovalOrder::MostRelevantFirst,
+            PerturbationMode::Negative => RemovalOrder::LeastRelevantFirst,
+        };
+        key["config"].as_object_mut()?.remove("mode");
+        key["kind"] = Value::from(self.kind);
+        Some(RemovalTest { order, key })
+    }
+
+    fn record_aucs(&self, recs: &[PerturbationRecord]) -> EvalResult<Vec<f64>> {
+        recs.iter()
+            .map(|r| {
+                let c = hit_curve(r);
+                crate::auc::auc(self.settings.auc, c[0], &r.levels, &c[1..])
+                    .map_err(EvalError::protocol)
+            })
+            .collect()
     }
 
     fn direction(&self, metric: &str) -> Direction {

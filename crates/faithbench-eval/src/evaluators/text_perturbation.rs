@@ -371,6 +371,28 @@ impl Protocol for TextPerturbation {
         })
     }
 
+    fn removal_test(&self) -> Option<crate::symmetric::RemovalTest> {
+        use crate::symmetric::{RemovalOrder, RemovalTest};
+        let mut key = serde_json::to_value(&self.0).ok()?;
+        let order = match self.0.config.mode {
+            TextMode::Positive => RemovalOrder::MostRelevantFirst,
+            TextMode::Negative => RemovalOrder::LeastRelevantFirst,
+        };
+        key["config"].as_object_mut()?.remove("mode");
+        Some(RemovalTest { order, key })
+    }
+
+    fn record_aucs(&self, recs: &[TextPerturbationLine]) -> EvalResult<Vec<f64>> {
+        let records: Vec<_> = recs.iter().map(|r| r.record.clone()).collect();
+        let fr = accuracy_curve(&records)
+            .map_err(EvalError::protocol)?
+            .fractions;
+        hits(recs)
+            .iter()
+            .map(|h| self.area(&fr, h).map_err(|e| EvalError::Protocol(e.into())))
+            .collect()
+    }
+
     fn direction(&self, metric: &str) -> Direction {
         let headline = metric == "auc" || metric.starts_with("accuracy@");
         match self.0.config.mode {

@@ -6,7 +6,10 @@ use std::path::Path;
 
 use faithbench_data::{DatasetReader, ImageItem};
 use faithbench_eval::maps::{min_max_normalise, upsample_bilinear, MapError};
-use faithbench_eval::{argmax, EvalChunk, Evaluator, ExplainedClass, ImageChunk, ImageSampleView};
+use faithbench_eval::{
+    argmax, EvalChunk, Evaluator, ExplainedClass, ImageChunk, ImageSampleView, Reexplain,
+};
+use faithbench_explain::Explainer;
 use faithbench_models::preprocess::{prepare, resize_mask_nearest, to_chw_unit, ResizeMode};
 use faithbench_models::{Explainable, ModelInput};
 use image::RgbImage;
@@ -14,6 +17,7 @@ use image::RgbImage;
 use crate::classifier::ImageModel;
 use crate::error::{Context, Error, Result};
 use crate::gallery;
+use crate::modality::reexplain::{MapForm, ModelReexplain};
 use crate::modality::Modality;
 use crate::plan::{PlanDataset, PlanExplainer};
 
@@ -202,8 +206,20 @@ impl Modality for ImageModality<'_> {
         maps: &ImageMaps,
         targets: &[usize],
         eval_batch: usize,
+        explainer: Option<&dyn Explainer>,
     ) -> Result<Vec<String>> {
         let s = self.image_size;
+        let mut re = explainer.map(|explainer| ModelReexplain {
+            model: self.classifier.model,
+            explainer,
+            input: &chunk.input,
+            targets,
+            ids: chunk.items.iter().map(|it| it.id.clone()).collect(),
+            form: MapForm::Upsampled {
+                grid: self.grid,
+                patch: self.patch,
+            },
+        });
         let samples = chunk
             .items
             .iter()
@@ -224,6 +240,7 @@ impl Modality for ImageModality<'_> {
             width: s,
             classifier: &mut self.classifier,
             eval_batch,
+            reexplain: re.as_mut().map(|r| r as &mut dyn Reexplain),
         });
         Ok(evaluator.evaluate(&mut ec)?)
     }

@@ -7,12 +7,14 @@
 use std::path::Path;
 
 use faithbench_eval::{Evaluator, ExplainedClass};
+use faithbench_explain::Explainer;
 use faithbench_models::{Explainable, ModelInput};
 
 use crate::error::Result;
 use crate::plan::{PlanDataset, PlanExplainer};
 
 pub mod image;
+pub mod reexplain;
 pub mod text;
 
 /// One modality of the run loop.
@@ -54,6 +56,10 @@ pub trait Modality {
         target: usize,
     ) -> Result<()>;
     /// Runs an evaluator on a chunk whose maps explain `targets`; one record per row.
+    /// `explainer` is the pair's explainer for evaluators that re-explain on randomised models
+    /// ([`Evaluator::reexplains`]); the chunk then carries a
+    /// [`reexplain::ModelReexplain`] of the modality's model.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &mut self,
         evaluator: &dyn Evaluator,
@@ -61,5 +67,6 @@ pub trait Modality {
         maps: &Self::Maps,
         targets: &[usize],
         eval_batch: usize,
+        explainer: Option<&dyn Explainer>,
     ) -> Result<Vec<String>>;
 }

@@ -7,14 +7,16 @@ use std::path::Path;
 
 use faithbench_data::{DatasetReader, TextItem};
 use faithbench_eval::{
-    argmax, softmax, EvalChunk, Evaluator, ExplainedClass, TextChunk, TextDocView,
+    argmax, softmax, EvalChunk, Evaluator, ExplainedClass, Reexplain, TextChunk, TextDocView,
 };
+use faithbench_explain::Explainer;
 use faithbench_models::tokenize::{batch_from_ids, Encoded, TextTokenizer};
 use faithbench_models::{Explainable, ModelInput};
 
 use crate::classifier::TextModel;
 use crate::error::{Context, Error, Result};
 use crate::gallery;
+use crate::modality::reexplain::{MapForm, ModelReexplain};
 use crate::modality::Modality;
 use crate::plan::{PlanDataset, PlanExplainer};
 
@@ -179,7 +181,16 @@ impl Modality for TextModality<'_> {
         maps: &TextMaps,
         targets: &[usize],
         eval_batch: usize,
+        explainer: Option<&dyn Explainer>,
     ) -> Result<Vec<String>> {
+        let mut re = explainer.map(|explainer| ModelReexplain {
+            model: self.classifier.model,
+            explainer,
+            input: &chunk.input,
+            targets,
+            ids: chunk.items.iter().map(|it| it.id.clone()).collect(),
+            form: MapForm::Clamped,
+        });
         let docs = chunk
             .items
             .iter()
@@ -208,6 +219,7 @@ impl Modality for TextModality<'_> {
             classifier: &mut self.classifier,
             pad_id,
             eval_batch,
+            reexplain: re.as_mut().map(|r| r as &mut dyn Reexplain),
         });
         Ok(evaluator.evaluate(&mut ec)?)
     }
