@@ -587,6 +587,7 @@ pub const EVALUATORS: &[EvaluatorInfo] = &[
     crate::evaluators::eraser_rationales::EVALUATOR,
     crate::evaluators::text_perturbation::EVALUATOR,
     crate::evaluators::zero_shot_perturbation::EVALUATOR,
+    crate::evaluators::insertion_deletion::EVALUATOR,
     crate::evaluators::model_randomization::EVALUATOR,
     crate::evaluators::text_model_randomization::EVALUATOR,
 ];

@@ -31,6 +31,7 @@ pub mod eraser_faithfulness;
 pub mod eraser_metrics;
 pub mod evaluator;
 pub mod evaluators;
+pub mod insertion_deletion;
 pub mod maps;
 pub mod perturbation;
 pub mod rationales;

@@ -1,6 +1,7 @@
 //! The evaluator kinds, one file each (registered in [`crate::evaluator::EVALUATORS`]).
 
 pub mod eraser_rationales;
+pub mod insertion_deletion;
 pub mod model_randomization;
 pub mod perturbation;
 pub mod segmentation;
