@@ -3,7 +3,7 @@
 //! p of them by a baseline image, **insertion** starts from the baseline and puts the top
 //! fraction p of the original pixels back. At every level the softmax probability of the
 //! explained class is recorded; the AUC is the trapezoid under the probability curve over the
-//! levels (docs/protocols.md, "Insertion and deletion"). Deletion: lower is better; insertion:
+//! levels (docs/protocols.md §4.9). Deletion: lower is better; insertion:
 //! higher is better.
 //!
 //! Baselines (`baseline`):

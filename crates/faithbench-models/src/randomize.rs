@@ -310,14 +310,14 @@ mod tests {
         use burn::nn::{LayerNormConfig, LinearConfig};
         let dev = crate::default_device();
         let lin = LinearConfig::new(16, 8).init(&dev);
-        let flat = |t: Tensor<2>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let flat = |t: Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         let w = flat(Reinit::new(7, 1).linear(&lin).weight.val());
         assert_eq!(w.len(), 128);
         assert!(w.iter().all(|v| v.abs() <= 0.25), "bound 1/√16");
         let spread = w.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(spread > 0.2, "values use the whole range: {spread}");
         let b = Reinit::new(7, 1).linear(&lin).bias.unwrap().val();
-        let b = b.into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let b = b.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         assert!(b.iter().all(|v| v.abs() <= 0.25) && b.iter().any(|v| *v != 0.0));
         assert_eq!(w, flat(Reinit::new(7, 1).linear(&lin).weight.val()));
         assert_ne!(w, flat(Reinit::new(7, 2).linear(&lin).weight.val()));
@@ -326,10 +326,10 @@ mod tests {
         let mut ln = LayerNormConfig::new(4).init(&dev);
         ln.gamma = Param::from_tensor(Tensor::from_data([3.0f32, 3.0, 3.0, 3.0], &dev));
         let r = Reinit::new(0, 0).layer_norm(&ln);
-        let g = r.gamma.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let g = r.gamma.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         assert_eq!(g, vec![1.0; 4]);
         let beta = r.beta.unwrap().val().into_data().convert::<f32>();
-        assert_eq!(beta.to_vec::<f32>().unwrap(), vec![0.0; 4]);
+        assert_eq!(beta.try_to_vec::<f32>().unwrap(), vec![0.0; 4]);
 
         let p = Param::from_tensor(Tensor::<2>::zeros([100, 10], &dev));
         let v = flat(Reinit::new(0, 0).param(&p).val());

@@ -75,7 +75,7 @@ pub struct InsertionDeletion(pub Settings);
 pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     kind: "insertion_deletion",
     summary: "insertion / deletion curves (Petsiuk et al. 2018): probability of the explained class as the most relevant pixels are deleted into or inserted from a named baseline (zero, mean, blur)",
-    protocol: "protocols, insertion and deletion",
+    protocol: "protocols §4.9",
     modality: Modality::Image,
     needs: &[],
     metrics: "auc, prob@<p>",

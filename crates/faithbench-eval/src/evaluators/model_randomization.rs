@@ -118,7 +118,7 @@ pub struct ModelRandomization {
 pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     kind: "model_randomization",
     summary: "sanity check (Adebayo et al. 2018, Quantus MPRT): re-explain on models re-initialised from the output down, Spearman and SSIM of each map with the original",
-    protocol: "protocols, model-parameter randomisation",
+    protocol: "protocols §4.10",
     modality: Modality::Image,
     needs: &[],
     metrics: "spearman, ssim, spearman_last, fails, spearman@<kk>_<step>, ssim@<kk>_<step>",

@@ -11,7 +11,7 @@ use crate::evaluators::model_randomization::{build, default_name, resolve, TOLER
 pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
     kind: "text_model_randomization",
     summary: "sanity check on text models (Adebayo et al. 2018, Quantus MPRT): re-explain on models re-initialised from the output down, Spearman of each map with the original",
-    protocol: "protocols, model-parameter randomisation",
+    protocol: "protocols §4.10",
     modality: Modality::Text,
     needs: &[],
     metrics: "spearman, spearman_last, fails, spearman@<kk>_<step>",
