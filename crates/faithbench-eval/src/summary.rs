@@ -152,6 +152,27 @@ pub struct ComparisonLine {
     pub p: Option<f64>,
 }
 
+impl ComparisonLine {
+    /// The line of a metric that is the mean of per-sample values `a` and `b` (same samples,
+    /// same order): both means, the paired bootstrap CI of the difference and its sign-flip
+    /// p-value.
+    pub fn paired_means(
+        metric: &str,
+        a: &[f64],
+        b: &[f64],
+        cfg: &crate::stats::BootstrapConfig,
+    ) -> Result<Self, crate::stats::StatsError> {
+        let pc = crate::stats::paired_difference_ci(a, b, cfg)?;
+        Ok(ComparisonLine {
+            metric: metric.to_string(),
+            a: crate::stats::mean(a),
+            b: crate::stats::mean(b),
+            diff: pc.difference,
+            p: Some(pc.p_value),
+        })
+    }
+}
+
 /// A paired comparison of one (evaluator, explainer) pair across two runs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Comparison {

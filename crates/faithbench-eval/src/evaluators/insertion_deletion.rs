@@ -20,7 +20,7 @@ use crate::evaluators::perturbation::level_name;
 use crate::insertion_deletion::{check_levels, run_curves, Baseline, CurveMode, CurveRecord, CurveSample};
 use crate::maps::TieBreak;
 use crate::perturbation::ExplainedClass;
-use crate::stats::{bootstrap_mean_ci, mean, paired_difference_ci, BootstrapConfig};
+use crate::stats::{bootstrap_mean_ci, mean, BootstrapConfig};
 use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
 
 /// The config keys.
@@ -280,15 +280,10 @@ impl Protocol for InsertionDeletion {
             return Ok(out);
         }
         let aucs = |r: &[CurveRecord]| -> Vec<f64> { r.iter().map(CurveRecord::auc).collect() };
-        let (xa, xb) = (aucs(a), aucs(b));
-        let pc = paired_difference_ci(&xa, &xb, cfg).map_err(EvalError::protocol)?;
-        out.lines.push(ComparisonLine {
-            metric: "auc".into(),
-            a: mean(&xa),
-            b: mean(&xb),
-            diff: pc.difference,
-            p: Some(pc.p_value),
-        });
+        out.lines.push(
+            ComparisonLine::paired_means("auc", &aucs(a), &aucs(b), cfg)
+                .map_err(EvalError::protocol)?,
+        );
         Ok(out)
     }
 }

@@ -38,7 +38,7 @@ use crate::evaluator::{
 };
 use crate::perturbation::ExplainedClass;
 use crate::similarity::{spearman, ssim};
-use crate::stats::{bootstrap_mean_ci, mean, paired_difference_ci, BootstrapConfig};
+use crate::stats::{bootstrap_mean_ci, mean, BootstrapConfig};
 use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
 
 /// Which parameters a step randomises.
@@ -443,15 +443,10 @@ impl Protocol for ModelRandomization {
         let means = |r: &[RandomizationRecord]| -> Vec<f64> {
             r.iter().map(|x| mean(&x.spearman)).collect()
         };
-        let (ma, mb) = (means(a), means(b));
-        let pc = paired_difference_ci(&ma, &mb, cfg).map_err(EvalError::protocol)?;
-        out.lines.push(ComparisonLine {
-            metric: "spearman".into(),
-            a: mean(&ma),
-            b: mean(&mb),
-            diff: pc.difference,
-            p: Some(pc.p_value),
-        });
+        out.lines.push(
+            ComparisonLine::paired_means("spearman", &means(a), &means(b), cfg)
+                .map_err(EvalError::protocol)?,
+        );
         Ok(out)
     }
 }
