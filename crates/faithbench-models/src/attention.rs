@@ -14,6 +14,8 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use crate::rules::{divide_gradient, AttentionRule};
+
 /// Multi-head self-attention with a fused `qkv` projection (timm layout: output rows are
 /// `[q | k | v]`, each `(heads, head_dim)` with heads contiguous) and an output projection.
 /// Hugging Face checkpoints with separate query/key/value are fused at load time.
@@ -57,6 +59,28 @@ impl SelfAttention {
         record_attn: bool,
         record_vproj: bool,
     ) -> (Tensor<3>, AttentionRecord) {
+        self.forward_ruled(
+            x,
+            mask,
+            probe,
+            record_attn,
+            record_vproj,
+            AttentionRule::Gradient,
+        )
+    }
+
+    /// [`forward`](SelfAttention::forward) with the gradient of `q`, `k`, `v` under `rule`
+    /// ([`crate::rules`]); the forward values are the same. `AttentionRule::Gradient` is
+    /// `forward` itself.
+    pub fn forward_ruled(
+        &self,
+        x: Tensor<3>,
+        mask: Option<&Tensor<4>>,
+        probe: Option<Tensor<4>>,
+        record_attn: bool,
+        record_vproj: bool,
+        rule: AttentionRule,
+    ) -> (Tensor<3>, AttentionRecord) {
         let [b, n, d] = x.dims();
         let h = self.num_heads;
         let hd = d / h;
@@ -66,6 +90,15 @@ impl SelfAttention {
         let k = heads(qkv.clone().narrow(2, d, d));
         let v_flat = qkv.narrow(2, 2 * d, d);
         let v = heads(v_flat.clone());
+        let (q, k, v) = match rule {
+            AttentionRule::Gradient => (q, k, v),
+            AttentionRule::Uniform => (
+                divide_gradient(q, 4.0),
+                divide_gradient(k, 4.0),
+                divide_gradient(v, 2.0),
+            ),
+            AttentionRule::Constant => (q.detach(), k.detach(), v),
+        };
         let scale = (hd as f64).powf(-0.5);
         let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
         if let Some(m) = mask {

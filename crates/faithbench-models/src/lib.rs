@@ -18,6 +18,7 @@ pub mod error;
 pub mod load;
 pub mod lrp;
 pub mod precision;
+pub mod rules;
 pub mod preprocess;
 pub mod save;
 pub mod source;
@@ -33,6 +34,7 @@ pub use load::{
 pub use source::{
     find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS,
 };
+pub use rules::{ActivationRule, AttentionRule, GradRules, InputGradRequest, NormRule};
 pub use trace::{
     Explainable, Family, ForwardTrace, GradRequest, LayerTrace, ModelInput, Objective, Readout,
     TextBatch, TraceOptions, VprojSource,
