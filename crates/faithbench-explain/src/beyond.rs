@@ -25,8 +25,8 @@ use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions, Vproj
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    assemble, attn, check_start, eye, grad, groups, head_mean, ig_mean, n_tokens, out_len,
-    readout, slice3, slice4, Group,
+    assemble, attn, check_start, eye, grad, groups, head_mean, ig_mean, n_tokens, out_len, readout,
+    slice3, slice4, Group,
 };
 use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};

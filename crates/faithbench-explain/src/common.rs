@@ -360,6 +360,79 @@ pub(crate) fn input_maps(
     assemble(b, k, parts, method)
 }
 
+/// A toy image model for hand-computed tests of the input-gradient methods: images
+/// (B, 3, 2, 2) with 1-pixel patches (4 patch tokens), score `f(x) = Σ x²` for every class, so
+/// `x ⊙ ∂f(αx)/∂(αx) = 2α x²` per pixel, summed over channels per patch. Only
+/// `input_relevance` is implemented (it records the rules it was asked for).
+#[cfg(test)]
+pub(crate) mod toy {
+    use std::sync::Mutex;
+
+    use burn::prelude::*;
+    use faithbench_models::{
+        Explainable, Family, ForwardTrace, GradRules, InputGradRequest, ModelError, ModelInput,
+        Readout, TraceOptions,
+    };
+
+    #[derive(Default)]
+    pub struct Quadratic {
+        pub rules: Mutex<Vec<GradRules>>,
+    }
+
+    pub fn image(values: &[f32; 12]) -> ModelInput {
+        ModelInput::Image(Tensor::from_data(
+            TensorData::new(values.to_vec(), [1, 3, 2, 2]),
+            &Device::flex(),
+        ))
+    }
+
+    impl Explainable for Quadratic {
+        fn family(&self) -> Family {
+            Family::Vit
+        }
+        fn num_layers(&self) -> usize {
+            1
+        }
+        fn num_heads(&self) -> usize {
+            1
+        }
+        fn readout(&self) -> Readout {
+            Readout::ClsRow
+        }
+        fn patch_grid(&self) -> Option<(usize, usize)> {
+            Some((2, 2))
+        }
+        fn device(&self) -> Device {
+            Device::flex()
+        }
+        fn trace(
+            &self,
+            _: &ModelInput,
+            _: &[f32],
+            _: &TraceOptions,
+        ) -> faithbench_models::Result<ForwardTrace> {
+            Err(ModelError::Input("toy".into()))
+        }
+        fn input_relevance(
+            &self,
+            input: &ModelInput,
+            alphas: &[f32],
+            request: &InputGradRequest,
+        ) -> faithbench_models::Result<Tensor<2>> {
+            self.rules.lock().unwrap().push(request.rules);
+            let ModelInput::Image(x) = input else {
+                return Err(ModelError::Input("toy".into()));
+            };
+            let a = Tensor::<4>::from_data(
+                TensorData::new(alphas.to_vec(), [alphas.len(), 1, 1, 1]),
+                &x.device(),
+            );
+            let r = x.clone() * x.clone() * a * 2.0;
+            Ok(faithbench_models::rules::patch_sums(r, 1))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

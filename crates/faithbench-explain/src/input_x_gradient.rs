@@ -69,3 +69,37 @@ impl Explainer for InputXGradient {
         input_maps(model, batch.input, r, &self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::toy::{image, Quadratic};
+
+    /// f(x) = Σ x²: x ⊙ ∂f/∂x = 2x² per pixel, summed over the channels of each 1-pixel patch,
+    /// the sign kept (here all positive); targets must match the batch.
+    #[test]
+    fn quadratic_toy_gives_twice_x_squared_per_patch() {
+        let v: [f32; 12] = [1., 2., -1., 0.5, 0., 3., 1., -2., 2., 1., 0., 1.];
+        let input = image(&v);
+        let toy = Quadratic::default();
+        let ixg = InputXGradient(InputXGradientConfig::default());
+        let ids = vec!["a".to_string()];
+        let batch = ExplainBatch {
+            input: &input,
+            targets: &[0],
+            ids: &ids,
+        };
+        let maps = ixg.explain(&toy, &batch).unwrap();
+        assert_eq!(maps.len, 4);
+        for j in 0..4 {
+            let want: f32 = (0..3).map(|c| 2.0 * v[c * 4 + j] * v[c * 4 + j]).sum();
+            assert!((maps.values[j] - want).abs() < 1e-5, "{:?}", maps.values);
+        }
+        let bad = ExplainBatch {
+            input: &input,
+            targets: &[0, 1],
+            ids: &ids,
+        };
+        assert!(ixg.explain(&toy, &bad).is_err());
+    }
+}

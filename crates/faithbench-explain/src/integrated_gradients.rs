@@ -122,3 +122,51 @@ impl Explainer for IntegratedGradients {
         input_maps(model, batch.input, Tensor::cat(means, 0), &self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::toy::{image, Quadratic};
+
+    /// f(x) = Σ x²: IG from 0 is x ⊙ mean_k 2 α_k x = x² per pixel on any grid symmetric around
+    /// ½ (completeness: Σ IG = f(x) − f(0)); patch j sums its three channel pixels.
+    #[test]
+    fn quadratic_toy_gives_x_squared_per_patch() {
+        let v: [f32; 12] = [1., 2., -1., 0.5, 0., 3., 1., -2., 2., 1., 0., 1.];
+        let input = image(&v);
+        let toy = Quadratic::default();
+        let ig = IntegratedGradients::new(IntegratedGradientsConfig {
+            steps: 5,
+            max_internal_batch: 3,
+            ..Default::default()
+        })
+        .unwrap();
+        let ids = vec!["a".to_string()];
+        let batch = ExplainBatch {
+            input: &input,
+            targets: &[0],
+            ids: &ids,
+        };
+        let maps = ig.explain(&toy, &batch).unwrap();
+        for j in 0..4 {
+            let want: f32 = (0..3).map(|c| v[c * 4 + j] * v[c * 4 + j]).sum();
+            assert!((maps.values[j] - want).abs() < 1e-5, "{:?}", maps.values);
+        }
+        // five α points in chunks of three: two calls, plain-gradient rules
+        let rules = toy.rules.lock().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert!(rules.iter().all(GradRules::is_plain));
+    }
+
+    #[test]
+    fn fewer_than_two_steps_is_a_config_error() {
+        let cfg = IntegratedGradientsConfig {
+            steps: 1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            IntegratedGradients::new(cfg),
+            Err(ExplainError::Config(_))
+        ));
+    }
+}

@@ -139,3 +139,69 @@ impl<const CP: bool> Explainer for LrpGxi<CP> {
         input_maps(model, batch.input, r, &self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::toy::{image, Quadratic};
+    use crate::MethodConfig;
+
+    fn rules_of(method: &str, extra: serde_json::Value) -> (String, GradRules) {
+        let mut v = extra;
+        v["method"] = method.into();
+        let explainer = MethodConfig::from_value(v).unwrap().build().unwrap();
+        let toy = Quadratic::default();
+        let input = image(&[1.0; 12]);
+        let ids = vec!["a".to_string()];
+        let batch = ExplainBatch {
+            input: &input,
+            targets: &[0],
+            ids: &ids,
+        };
+        let maps = explainer.explain(&toy, &batch).unwrap();
+        // one call at α = 1: 2x² summed over 3 channels
+        assert_eq!(maps.values, vec![6.0; 4]);
+        let rules = toy.rules.lock().unwrap()[0];
+        (explainer.name(), rules)
+    }
+
+    #[test]
+    fn attnlrp_and_cp_lrp_differ_only_in_the_attention_default() {
+        let (name, r) = rules_of("attnlrp", serde_json::json!({}));
+        assert_eq!(name, "attnlrp");
+        assert_eq!(
+            r,
+            GradRules {
+                attention: AttentionRule::Uniform,
+                layer_norm: NormRule::Identity,
+                activation: ActivationRule::Identity,
+            }
+        );
+        let (name, r) = rules_of("cp_lrp", serde_json::json!({}));
+        assert_eq!(name, "cp_lrp");
+        assert_eq!(r.attention, AttentionRule::Constant);
+        assert_eq!(
+            (r.layer_norm, r.activation),
+            (NormRule::Identity, ActivationRule::Identity)
+        );
+        let (name, r) = rules_of(
+            "attnlrp",
+            serde_json::json!({"attention": "gradient", "layer_norm": "gradient", "activation": "gradient"}),
+        );
+        assert!(r.is_plain());
+        assert_eq!(
+            name,
+            "attnlrp[attention=gradient,layer_norm=gradient,activation=gradient]"
+        );
+    }
+
+    #[test]
+    fn unknown_rules_are_config_errors() {
+        for bad in [
+            serde_json::json!({"method": "attnlrp", "attention": "gamma"}),
+            serde_json::json!({"method": "cp_lrp", "gamma": 0.25}),
+        ] {
+            assert!(MethodConfig::from_value(bad).is_err());
+        }
+    }
+}

@@ -22,10 +22,7 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
 use faithbench_explain::{ExplainBatch, MethodConfig, TokenMaps};
-use faithbench_models::clip::{Clip, ClipImageClassifier, ClipTextView};
-use faithbench_models::clip_tokenize::clip_batch_from_ids;
 use faithbench_models::weights::WeightFile;
 use faithbench_models::*;
 use serde_json::Value;
@@ -67,7 +64,6 @@ fn usizes(v: &Value) -> Vec<usize> {
         .map(|x| x.as_u64().expect("integer") as usize)
         .collect()
 }
-
 
 fn explain(
     config: &MethodConfig,

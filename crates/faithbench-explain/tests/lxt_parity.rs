@@ -53,7 +53,12 @@ fn errors(got: &TokenMaps, want: &[f32]) -> (f32, f32) {
             &want[b * len..(b + 1) * len],
         );
         rel = rel.max(rel_err(g, w));
-        abs = abs.max(g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max));
+        abs = abs.max(
+            g.iter()
+                .zip(w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max),
+        );
     }
     (rel, abs)
 }
@@ -83,9 +88,15 @@ fn check(family: &str, model: &dyn Explainable, input: &ModelInput, targets: &[u
         }
         // the rules matter: the LRP maps are not input × gradient's
         if method != "input_x_gradient" {
-            let ixg = &r.get(&format!("{family}.input_x_gradient")).expect("ixg").data;
+            let ixg = &r
+                .get(&format!("{family}.input_x_gradient"))
+                .expect("ixg")
+                .data;
             let (apart, _) = errors(&maps, ixg);
-            assert!(apart > 1e-2, "{family}/{method} equals input × gradient ({apart:.2e})");
+            assert!(
+                apart > 1e-2,
+                "{family}/{method} equals input × gradient ({apart:.2e})"
+            );
         }
     }
     assert!(failed.is_empty(), "{family}: {failed:?}");

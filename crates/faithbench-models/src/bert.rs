@@ -389,9 +389,12 @@ impl Explainable for Bert {
         let rules = &request.rules;
         let words = self.embeddings.words(&batch);
         let leaf = scaled_leaf(words.clone(), alphas)?;
-        let x = self
-            .embeddings
-            .forward_words(leaf.clone(), &batch, rules.layer_norm, self.config.ln_eps);
+        let x = self.embeddings.forward_words(
+            leaf.clone(),
+            &batch,
+            rules.layer_norm,
+            self.config.ln_eps,
+        );
         let (h, _) = self.layers_forward(x, &batch, &TraceOptions::default(), &[], rules);
         let [b, _, d] = h.dims();
         let pooled = activation(

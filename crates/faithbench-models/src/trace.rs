@@ -450,7 +450,9 @@ pub(crate) fn scaled_leaf<const D: usize>(x: Tensor<D>, alphas: &[f32]) -> Resul
             x.dims()[0]
         )));
     }
-    Ok((x * alpha_tensor::<D>(alphas, &dev)).detach().require_grad())
+    Ok((x * alpha_tensor::<D>(alphas, &dev))
+        .detach()
+        .require_grad())
 }
 
 /// Runs backward for the gradient request and fills `layers[l].grad`.

@@ -17,8 +17,7 @@ use crate::rules::{
 };
 use crate::trace::{
     alpha_tensor, finish_trace, first_probe, gelu_untracked, leaf_gradient, make_probes,
-    scaled_leaf, Explainable, Family, ForwardTrace, LayerTrace, ModelInput, Readout,
-    TraceOptions,
+    scaled_leaf, Explainable, Family, ForwardTrace, LayerTrace, ModelInput, Readout, TraceOptions,
 };
 
 /// How the final token representation is pooled.
