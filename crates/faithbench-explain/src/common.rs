@@ -336,6 +336,13 @@ pub(crate) fn input_maps(
 ) -> Result<TokenMaps> {
     let [b, k] = relevance.dims();
     let rows = to_rows(relevance);
+    if rows.len() != b || input.batch_size() != b {
+        return Err(ExplainError::Internal(format!(
+            "input relevance has {} rows for a batch of {}",
+            rows.len(),
+            input.batch_size()
+        )));
+    }
     let ro = model.readout();
     let mut parts = Vec::new();
     for g in groups(model, input, k)? {

@@ -39,6 +39,11 @@ pub struct InputXGradient(pub InputXGradientConfig);
 /// Checks that a batch has one target per sample.
 pub(crate) fn check_targets(batch: &ExplainBatch) -> Result<usize> {
     let b = batch.input.batch_size();
+    if b == 0 {
+        return Err(ExplainError::Config(
+            "an empty batch has nothing to explain".into(),
+        ));
+    }
     if batch.targets.len() != b {
         return Err(ExplainError::Config(format!(
             "{} targets for a batch of {b}",

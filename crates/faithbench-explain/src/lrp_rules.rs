@@ -17,7 +17,8 @@ use faithbench_models::{
 use serde::{Deserialize, Serialize};
 
 use crate::common::input_maps;
-use crate::{ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
+use crate::input_x_gradient::check_targets;
+use crate::{ExplainBatch, Explainer, Result, TokenMaps};
 
 fn default_attention<const CP: bool>() -> AttentionRule {
     if CP {
@@ -123,13 +124,7 @@ impl<const CP: bool> Explainer for LrpGxi<CP> {
         serde_json::to_value(&self.config).unwrap_or_default()
     }
     fn explain(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<TokenMaps> {
-        let b = batch.input.batch_size();
-        if batch.targets.len() != b {
-            return Err(ExplainError::Config(format!(
-                "{} targets for a batch of {b}",
-                batch.targets.len()
-            )));
-        }
+        let b = check_targets(batch)?;
         let request = InputGradRequest {
             targets: batch.targets.to_vec(),
             objective: self.config.objective,
