@@ -8,8 +8,9 @@
 //! element-wise activation `identity` (gradient f(x)/(x+1e-10)), attention `uniform` (AttnLRP:
 //! q, k ¼ and v ½ of their gradient, softmax gradient unchanged) or `constant` (CP-LRP: q, k
 //! detached). Linear layers and the patch convolution pass the plain gradient (LRP-0 / ε → 0).
-//! lxt's ViT recipe adds zennit γ-rules on Linear/Conv layers; faithbench does not implement
-//! them (no `gamma` parameter).
+//! lxt's ViT recipe adds zennit γ-rules on Linear/Conv layers (a zennit composite lxt's
+//! `monkey_patch_zennit` converts to Gradient × Input); faithbench does not implement them (no
+//! `gamma` parameter; the key is rejected like any unknown key).
 
 use faithbench_models::{
     ActivationRule, AttentionRule, Explainable, GradRules, InputGradRequest, NormRule, Objective,
