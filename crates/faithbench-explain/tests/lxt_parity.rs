@@ -9,7 +9,9 @@
 //! Every key goes through `MethodConfig` + `build()` + `explain` with the method's default
 //! parameters. Error measure: max |Δ| / max |ref| per batch row, the worst row (the CLIP parity
 //! measure); tolerance 1e-4, the LRP parity tests' tolerance. The measured errors are printed
-//! (`--nocapture`) and listed in `docs/explainers.md`.
+//! (`--nocapture`) and listed in `docs/explainers.md`. Each map of the batch also equals the map
+//! of its sample explained alone (≤ 1e-6 relative), and the AttnLRP, CP-LRP and IG maps differ
+//! from input × gradient's reference by more than 1e-2 (the rules and the IG path are seen).
 
 use burn::prelude::*;
 use faithbench_explain::{ExplainBatch, MethodConfig, TokenMaps};
@@ -85,6 +87,27 @@ fn check(family: &str, model: &dyn Explainable, input: &ModelInput, targets: &[u
         eprintln!("lxt parity {family}/{method}: rel {rel:.2e}, abs {abs:.2e} (tol {TOL:.0e})");
         if rel > TOL {
             failed.push(format!("{method}: {rel:.3e}"));
+        }
+        // batched = one sample at a time
+        let explainer = cfg.build().expect("build");
+        for i in 0..targets.len() {
+            let one = input.select_rows(&[i]);
+            let single = explainer
+                .explain(
+                    model,
+                    &ExplainBatch {
+                        input: &one,
+                        targets: &targets[i..=i],
+                        ids: &ids[i..=i],
+                    },
+                )
+                .expect("single");
+            let row = &maps.values[i * maps.len..(i + 1) * maps.len];
+            let d = rel_err(&single.values, row);
+            assert!(
+                d <= 1e-6,
+                "{family}/{method}: sample {i} alone differs by {d:.2e}"
+            );
         }
         // the rules matter: the LRP maps are not input × gradient's
         if method != "input_x_gradient" {
