@@ -25,8 +25,8 @@ use faithbench_models::{Explainable, GradRequest, Objective, TraceOptions, Vproj
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    assemble, attn, check_start, eye, grad, groups, head_mean, n_tokens, out_len, readout, slice3,
-    slice4, Group,
+    assemble, attn, check_start, eye, grad, groups, head_mean, ig_mean, n_tokens, out_len, readout,
+    slice3, slice4, Group,
 };
 use crate::registry::{parse_as, typed, MethodInfo};
 use crate::{defaults, ExplainBatch, ExplainError, Explainer, Result, TokenMaps};
@@ -183,56 +183,32 @@ impl Beyond {
 
     /// Integrated-gradient feedback `F` per sample, (1, N, N) each.
     fn feedback(&self, model: &dyn Explainable, batch: &ExplainBatch) -> Result<Vec<Tensor<3>>> {
-        let b = batch.input.batch_size();
-        let m = self.config.steps;
         let last = model.num_layers() - 1;
-        let pairs: Vec<(usize, f32)> = (0..b)
-            .flat_map(|s| (0..m).map(move |k| (s, k as f32 / (m - 1) as f32)))
-            .collect();
-        let mut acc: Vec<Option<Tensor<4>>> = vec![None; b];
-        for chunk in pairs.chunks(self.config.max_internal_batch) {
-            let rows: Vec<usize> = chunk.iter().map(|p| p.0).collect();
-            let alphas: Vec<f32> = chunk.iter().map(|p| p.1).collect();
-            let targets: Vec<usize> = rows.iter().map(|&r| batch.targets[r]).collect();
-            let input = batch.input.select_rows(&rows);
-            let opts = TraceOptions {
-                attn: false,
-                z_vproj: false,
-                grad: Some(GradRequest {
-                    targets,
-                    objective: self.config.objective,
-                    layers: vec![last],
-                }),
-            };
-            let tr = model.trace(&input, &alphas, &opts)?;
-            let g = grad(&tr, last)?;
-            // Sum runs of rows that belong to the same sample.
-            let mut i = 0;
-            while i < rows.len() {
-                let mut j = i;
-                while j < rows.len() && rows[j] == rows[i] {
-                    j += 1;
-                }
-                let part = g.clone().narrow(0, i, j - i).sum_dim(0);
-                let slot = &mut acc[rows[i]];
-                *slot = Some(match slot.take() {
-                    Some(t) => t + part,
-                    None => part,
-                });
-                i = j;
-            }
-        }
-        acc.into_iter()
+        let means = ig_mean(
+            batch,
+            self.config.steps,
+            self.config.max_internal_batch,
+            |input, alphas, targets| {
+                let opts = TraceOptions {
+                    attn: false,
+                    z_vproj: false,
+                    grad: Some(GradRequest {
+                        targets: targets.to_vec(),
+                        objective: self.config.objective,
+                        layers: vec![last],
+                    }),
+                };
+                let tr = model.trace(input, alphas, &opts)?;
+                Ok(grad(&tr, last)?.clone())
+            },
+        )?;
+        Ok(means
+            .into_iter()
             .map(|t| {
-                let t =
-                    t.ok_or_else(|| ExplainError::Internal("no IG gradient accumulated".into()))?;
                 let [_, _, n, _] = t.dims();
-                Ok(t.div_scalar(m as f64)
-                    .clamp_min(0.0)
-                    .mean_dim(1)
-                    .reshape([1, n, n]))
+                t.clamp_min(0.0).mean_dim(1).reshape([1, n, n])
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -272,6 +272,174 @@ pub(crate) fn check_start(start: usize, layers: usize, what: &str) -> Result<()>
     Ok(())
 }
 
+/// The integrated-gradient loop of Ours and of integrated gradients: for every sample of the
+/// batch and `α_k = k/(m−1)`, k = 0..m−1 (`m = steps`, both ends included, pitfall P13), `f`
+/// maps a chunk of at most `max_rows` (sample, α) rows — its input rows, alphas and targets —
+/// to one tensor whose first dimension is the chunk's rows; returns per sample the mean over
+/// its m rows, (1, …). Rows of one sample are contiguous, so memory stays bounded whatever
+/// the batch size.
+pub(crate) fn ig_mean<const D: usize>(
+    batch: &crate::ExplainBatch,
+    steps: usize,
+    max_rows: usize,
+    mut f: impl FnMut(&ModelInput, &[f32], &[usize]) -> Result<Tensor<D>>,
+) -> Result<Vec<Tensor<D>>> {
+    let b = batch.input.batch_size();
+    let m = steps;
+    if m < 2 || max_rows == 0 {
+        return Err(ExplainError::Config(format!(
+            "the IG grid needs steps ≥ 2 and max_internal_batch ≥ 1, got {m} and {max_rows}"
+        )));
+    }
+    let pairs: Vec<(usize, f32)> = (0..b)
+        .flat_map(|s| (0..m).map(move |k| (s, k as f32 / (m - 1) as f32)))
+        .collect();
+    let mut acc: Vec<Option<Tensor<D>>> = vec![None; b];
+    for chunk in pairs.chunks(max_rows) {
+        let rows: Vec<usize> = chunk.iter().map(|p| p.0).collect();
+        let alphas: Vec<f32> = chunk.iter().map(|p| p.1).collect();
+        let targets: Vec<usize> = rows.iter().map(|&r| batch.targets[r]).collect();
+        let g = f(&batch.input.select_rows(&rows), &alphas, &targets)?;
+        // Sum runs of rows that belong to the same sample.
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i;
+            while j < rows.len() && rows[j] == rows[i] {
+                j += 1;
+            }
+            let part = g.clone().narrow(0, i, j - i).sum_dim(0);
+            let slot = &mut acc[rows[i]];
+            *slot = Some(match slot.take() {
+                Some(t) => t + part,
+                None => part,
+            });
+            i = j;
+        }
+    }
+    acc.into_iter()
+        .map(|t| {
+            t.map(|t| t.div_scalar(m as f64))
+                .ok_or_else(|| ExplainError::Internal("no IG gradient accumulated".into()))
+        })
+        .collect()
+}
+
+/// Token maps from a per-token relevance at the model input (B, K) (see
+/// `Explainable::input_relevance`), read out as the other explainers of the model: image
+/// models every patch token (K = N−1); BERT the real tokens with `[CLS]` set to 0 (its
+/// read-out convention); the CLIP text view the tokens between start and end of text (`1..e`).
+pub(crate) fn input_maps(
+    model: &dyn Explainable,
+    input: &ModelInput,
+    relevance: Tensor<2>,
+    method: &str,
+) -> Result<TokenMaps> {
+    let [b, k] = relevance.dims();
+    let rows = to_rows(relevance);
+    if rows.len() != b || input.batch_size() != b {
+        return Err(ExplainError::Internal(format!(
+            "input relevance has {} rows for a batch of {}",
+            rows.len(),
+            input.batch_size()
+        )));
+    }
+    let ro = model.readout();
+    let mut parts = Vec::new();
+    for g in groups(model, input, k)? {
+        let vecs = g
+            .rows
+            .iter()
+            .zip(&g.readout_rows)
+            .map(|(&r, &e)| match ro {
+                Readout::ClsRow | Readout::MeanPatchRows => rows[r].clone(),
+                Readout::BertClsRow => {
+                    let mut v = rows[r][..g.n].to_vec();
+                    if let Some(cls) = v.first_mut() {
+                        *cls = 0.0;
+                    }
+                    v
+                }
+                Readout::EotRow => rows[r][1.min(e)..e].to_vec(),
+            })
+            .collect();
+        parts.push((g.rows, vecs));
+    }
+    assemble(b, k, parts, method)
+}
+
+/// A toy image model for hand-computed tests of the input-gradient methods: images
+/// (B, 3, 2, 2) with 1-pixel patches (4 patch tokens), score `f(x) = Σ x²` for every class, so
+/// `x ⊙ ∂f(αx)/∂(αx) = 2α x²` per pixel, summed over channels per patch. Only
+/// `input_relevance` is implemented (it records the rules it was asked for).
+#[cfg(test)]
+pub(crate) mod toy {
+    use std::sync::Mutex;
+
+    use burn::prelude::*;
+    use faithbench_models::{
+        Explainable, Family, ForwardTrace, GradRules, InputGradRequest, ModelError, ModelInput,
+        Readout, TraceOptions,
+    };
+
+    #[derive(Default)]
+    pub struct Quadratic {
+        pub rules: Mutex<Vec<GradRules>>,
+    }
+
+    pub fn image(values: &[f32; 12]) -> ModelInput {
+        ModelInput::Image(Tensor::from_data(
+            TensorData::new(values.to_vec(), [1, 3, 2, 2]),
+            &Device::flex(),
+        ))
+    }
+
+    impl Explainable for Quadratic {
+        fn family(&self) -> Family {
+            Family::Vit
+        }
+        fn num_layers(&self) -> usize {
+            1
+        }
+        fn num_heads(&self) -> usize {
+            1
+        }
+        fn readout(&self) -> Readout {
+            Readout::ClsRow
+        }
+        fn patch_grid(&self) -> Option<(usize, usize)> {
+            Some((2, 2))
+        }
+        fn device(&self) -> Device {
+            Device::flex()
+        }
+        fn trace(
+            &self,
+            _: &ModelInput,
+            _: &[f32],
+            _: &TraceOptions,
+        ) -> faithbench_models::Result<ForwardTrace> {
+            Err(ModelError::Input("toy".into()))
+        }
+        fn input_relevance(
+            &self,
+            input: &ModelInput,
+            alphas: &[f32],
+            request: &InputGradRequest,
+        ) -> faithbench_models::Result<Tensor<2>> {
+            self.rules.lock().unwrap().push(request.rules);
+            let ModelInput::Image(x) = input else {
+                return Err(ModelError::Input("toy".into()));
+            };
+            let a = Tensor::<4>::from_data(
+                TensorData::new(alphas.to_vec(), [alphas.len(), 1, 1, 1]),
+                &x.device(),
+            );
+            let r = x.clone() * x.clone() * a * 2.0;
+            Ok(faithbench_models::rules::patch_sums(r, 1))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

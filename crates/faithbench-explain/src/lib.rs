@@ -11,11 +11,16 @@
 //! | `generic_attention`        | [`generic_attention`]         | Chefer et al. 2021b, both clamp orders          |
 //! | `partial_lrp`              | [`partial_lrp`]               | Voita et al. 2019 via Chefer's LRP              |
 //! | `transformer_attribution`  | [`transformer_attribution`]   | Chefer et al. 2021a (LRP ⊙ gradient, rollout)   |
+//! | `attnlrp`                  | [`attnlrp`] ([`lrp_rules`])   | Achtibat et al. 2024 (lxt, Gradient × Input)    |
+//! | `cp_lrp`                   | [`cp_lrp`] ([`lrp_rules`])    | Ali et al. 2022 (lxt, Gradient × Input)         |
+//! | `input_x_gradient`         | [`input_x_gradient`]          | gradient × input at the model input             |
+//! | `integrated_gradients`     | [`integrated_gradients`]      | Sundararajan et al. 2017, zero baseline         |
 //! | `random`                   | [`random`]                    | seeded uniform noise, a sanity floor            |
 //! | `precomputed`              | [`precomputed`]               | maps computed elsewhere (`.npy` / `.safetensors`)|
 //!
 //! Output: [`TokenMaps`], one f32 vector per sample — patch tokens (N−1) for images, all N
 //! tokens for text (zero at padding) — before upsampling; evaluators upsample and min–max.
+//! The four input-gradient methods (AttnLRP, CP-LRP, input × gradient, IG) are signed.
 //!
 //! Constant maps: where a method min–max normalises internally (raw attention, GradCAM), a
 //! constant vector becomes all zeros instead of the reference's NaN.
@@ -39,10 +44,15 @@
 //! and use the `precomputed` method.
 
 pub mod attn_gradcam;
+pub mod attnlrp;
 pub mod beyond;
 pub mod common;
+pub mod cp_lrp;
 pub mod defaults;
 pub mod generic_attention;
+pub mod input_x_gradient;
+pub mod integrated_gradients;
+pub mod lrp_rules;
 pub mod partial_lrp;
 pub mod precomputed;
 pub mod presets;

@@ -46,6 +46,10 @@ pub const METHODS: &[MethodInfo] = &[
     crate::generic_attention::METHOD,
     crate::partial_lrp::METHOD,
     crate::transformer_attribution::METHOD,
+    crate::attnlrp::METHOD,
+    crate::cp_lrp::METHOD,
+    crate::input_x_gradient::METHOD,
+    crate::integrated_gradients::METHOD,
     crate::random::METHOD,
     crate::precomputed::METHOD,
 ];

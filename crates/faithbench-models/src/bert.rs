@@ -8,9 +8,10 @@ use burn::tensor::activation::gelu;
 
 use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
+use crate::rules::{activation, layer_norm, GradRules, InputGradRequest, NormRule};
 use crate::trace::{
-    alpha_tensor, finish_trace, make_probes, Explainable, Family, ForwardTrace, LayerTrace,
-    ModelInput, Readout, TextBatch, TraceOptions,
+    alpha_tensor, finish_trace, leaf_gradient, make_probes, scaled_leaf, Explainable, Family,
+    ForwardTrace, LayerTrace, ModelInput, Readout, TextBatch, TraceOptions,
 };
 
 /// BERT hyper-parameters (the fields of a Hugging Face `config.json` that matter).
@@ -168,18 +169,36 @@ fn lookup(table: Tensor<2>, ids: Tensor<2, Int>) -> Tensor<3> {
 impl BertEmbeddings {
     /// Embedding output (B, N, D) — before the IG scaling.
     pub fn forward(&self, batch: &TextBatch) -> Tensor<3> {
+        let words = self.words(batch);
+        self.forward_words(words, batch, NormRule::Gradient, 0.0)
+    }
+
+    /// The word embeddings of the batch (B, N, D), before position and type embeddings.
+    pub fn words(&self, batch: &TextBatch) -> Tensor<3> {
+        lookup(self.word_embeddings.val(), batch.input_ids.clone())
+    }
+
+    /// Embedding output from given word embeddings (B, N, D) (HF's `inputs_embeds`): plus
+    /// position and type embeddings, then the LayerNorm under `rule` (`eps`: its epsilon).
+    pub fn forward_words(
+        &self,
+        words: Tensor<3>,
+        batch: &TextBatch,
+        rule: NormRule,
+        eps: f64,
+    ) -> Tensor<3> {
         let [b, n] = batch.input_ids.dims();
         let dev = batch.input_ids.device();
         let pos = Tensor::<1, Int>::arange(0..n as i64, &dev)
             .reshape([1, n])
             .expand([b, n]);
-        let e = lookup(self.word_embeddings.val(), batch.input_ids.clone())
+        let e = words
             + lookup(self.position_embeddings.val(), pos)
             + lookup(
                 self.token_type_embeddings.val(),
                 batch.token_type_ids.clone(),
             );
-        self.layer_norm.forward(e)
+        layer_norm(&self.layer_norm, e, rule, eps)
     }
 }
 
@@ -252,7 +271,7 @@ impl Bert {
         probes: &[Option<Tensor<4>>],
     ) -> Result<(Tensor<3>, Vec<LayerTrace>)> {
         self.check(batch)?;
-        let [b, n] = batch.input_ids.dims();
+        let b = batch.input_ids.dims()[0];
         if alphas.len() != b {
             return Err(ModelError::Input(format!(
                 "{} alphas for a batch of {b}",
@@ -264,24 +283,43 @@ impl Bert {
         if !alphas.iter().all(|&a| a == 1.0) {
             x = x * alpha_tensor::<3>(alphas, &dev);
         }
+        Ok(self.layers_forward(x, batch, opts, probes, &GradRules::default()))
+    }
+
+    /// The encoder layers on the embedding output `x`, under `rules`.
+    fn layers_forward(
+        &self,
+        mut x: Tensor<3>,
+        batch: &TextBatch,
+        opts: &TraceOptions,
+        probes: &[Option<Tensor<4>>],
+        rules: &GradRules,
+    ) -> (Tensor<3>, Vec<LayerTrace>) {
+        let [b, n] = batch.input_ids.dims();
+        let eps = self.config.ln_eps;
+        let ln = |m: &LayerNorm, x: Tensor<3>| layer_norm(m, x, rules.layer_norm, eps);
         let mask = (batch.attention_mask.clone().float().neg() + 1.0)
             .mul_scalar(MASK_VALUE)
             .reshape([b, 1, 1, n]);
         let mut layers = Vec::with_capacity(self.layers.len());
-        for (layer, probe) in self.layers.iter().zip(probes.iter()) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            let probe = probes.get(i).cloned().flatten();
             let z = opts.z_vproj.then(|| x.clone().inner());
-            let (a, rec) = layer.attention.forward(
+            let (a, rec) = layer.attention.forward_ruled(
                 x.clone(),
                 Some(&mask),
-                probe.clone(),
+                probe,
                 opts.attn,
                 opts.z_vproj,
+                rules.attention,
             );
-            let a = layer.attention_norm.forward(a + x);
-            let f = layer
-                .output
-                .forward(gelu(layer.intermediate.forward(a.clone())));
-            x = layer.output_norm.forward(f + a);
+            let a = ln(&layer.attention_norm, a + x);
+            let f = layer.output.forward(activation(
+                layer.intermediate.forward(a.clone()),
+                gelu,
+                rules.activation,
+            ));
+            x = ln(&layer.output_norm, f + a);
             layers.push(LayerTrace {
                 attn: rec.attn,
                 grad: None,
@@ -289,7 +327,16 @@ impl Bert {
                 vproj: rec.vproj,
             });
         }
-        Ok((x, layers))
+        (x, layers)
+    }
+
+    fn heads(&self) -> Result<(&Linear, &Linear)> {
+        match (&self.pooler, &self.classifier) {
+            (Some(p), Some(c)) => Ok((p, c)),
+            _ => Err(ModelError::Input(
+                "this BERT checkpoint has no pooler/classifier (encoder only); it cannot be explained".into(),
+            )),
+        }
     }
 }
 
@@ -333,6 +380,39 @@ impl Explainable for Bert {
         Bert::attn_relevance(self, batch, targets, rules, down_to)
     }
 
+    fn input_relevance(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        request: &InputGradRequest,
+    ) -> Result<Tensor<2>> {
+        let ModelInput::Text(batch) = input else {
+            return Err(ModelError::Input("BERT needs a text input".into()));
+        };
+        let (pooler, classifier) = self.heads()?;
+        let batch = batch.to_device(&self.device());
+        self.check(&batch)?;
+        let rules = &request.rules;
+        let words = self.embeddings.words(&batch);
+        let leaf = scaled_leaf(words.clone(), alphas)?;
+        let x = self.embeddings.forward_words(
+            leaf.clone(),
+            &batch,
+            rules.layer_norm,
+            self.config.ln_eps,
+        );
+        let (h, _) = self.layers_forward(x, &batch, &TraceOptions::default(), &[], rules);
+        let [b, _, d] = h.dims();
+        let pooled = activation(
+            pooler.forward(h.narrow(1, 0, 1).reshape([b, d])),
+            Tensor::tanh,
+            rules.activation,
+        );
+        let logits = classifier.forward(pooled);
+        let g = leaf_gradient(&logits, &leaf, request)?;
+        Ok((words.inner() * g).sum_dim(2).squeeze_dim(2))
+    }
+
     fn trace(
         &self,
         input: &ModelInput,
@@ -342,11 +422,7 @@ impl Explainable for Bert {
         let ModelInput::Text(batch) = input else {
             return Err(ModelError::Input("BERT needs a text input".into()));
         };
-        let (Some(pooler), Some(classifier)) = (&self.pooler, &self.classifier) else {
-            return Err(ModelError::Input(
-                "this BERT checkpoint has no pooler/classifier (encoder only); it cannot be explained".into(),
-            ));
-        };
+        let (pooler, classifier) = self.heads()?;
         let dev = self.device();
         let batch = batch.to_device(&dev);
         let [b, n] = batch.input_ids.dims();

@@ -45,9 +45,12 @@ use burn::tensor::activation::sigmoid;
 use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
 use crate::preprocess::Normalization;
+use crate::rules::{
+    activation, layer_norm, patch_sums, ActivationRule, GradRules, InputGradRequest, NormRule,
+};
 use crate::trace::{
-    alpha_tensor, finish_trace, make_probes, Explainable, Family, ForwardTrace, LayerTrace,
-    ModelInput, Readout, TextBatch, TraceOptions, VprojSource,
+    alpha_tensor, finish_trace, leaf_gradient, make_probes, scaled_leaf, Explainable, Family,
+    ForwardTrace, LayerTrace, ModelInput, Readout, TextBatch, TraceOptions, VprojSource,
 };
 use crate::vit::PatchEmbed;
 
@@ -286,6 +289,12 @@ impl ClipMlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.c_proj.forward(quick_gelu(self.c_fc.forward(x)))
     }
+
+    /// Forward with QuickGELU under `rule` ([`crate::rules`]).
+    pub fn forward_ruled(&self, x: Tensor<3>, rule: ActivationRule) -> Tensor<3> {
+        self.c_proj
+            .forward(activation(self.c_fc.forward(x), quick_gelu, rule))
+    }
 }
 
 /// One pre-LN block: `x + attn(ln_1 x)`, then `x + mlp(ln_2 x)`.
@@ -310,13 +319,31 @@ pub struct ClipTransformer {
 
 impl ClipTransformer {
     /// Plain forward keeping the autodiff graph.
-    pub fn forward(&self, mut x: Tensor<3>, mask: Option<&Tensor<4>>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<4>>) -> Tensor<3> {
+        self.forward_ruled(x, mask, &GradRules::default(), 0.0)
+    }
+
+    /// [`forward`](ClipTransformer::forward) with LayerNorms (epsilon `eps`), attention and
+    /// QuickGELU under `rules` ([`crate::rules`]).
+    pub fn forward_ruled(
+        &self,
+        mut x: Tensor<3>,
+        mask: Option<&Tensor<4>>,
+        rules: &GradRules,
+        eps: f64,
+    ) -> Tensor<3> {
+        let ln = |m: &LayerNorm, x: Tensor<3>| layer_norm(m, x, rules.layer_norm, eps);
         for blk in &self.resblocks {
-            let (a, _) = blk
-                .attn
-                .forward(blk.ln_1.forward(x.clone()), mask, None, false, false);
+            let (a, _) = blk.attn.forward_ruled(
+                ln(&blk.ln_1, x.clone()),
+                mask,
+                None,
+                false,
+                false,
+                rules.attention,
+            );
             x = x + a;
-            x = x.clone() + blk.mlp.forward(blk.ln_2.forward(x));
+            x = x.clone() + blk.mlp.forward_ruled(ln(&blk.ln_2, x), rules.activation);
         }
         x
     }
@@ -385,6 +412,11 @@ pub struct ClipVisual {
 impl ClipVisual {
     /// The token sequence entering the blocks: `ln_pre([class; patches] + positional)`.
     pub fn embed(&self, images: Tensor<4>) -> Tensor<3> {
+        self.embed_ruled(images, NormRule::Gradient, 0.0)
+    }
+
+    /// [`embed`](ClipVisual::embed) with `ln_pre` under `rule` (epsilon `eps`).
+    pub fn embed_ruled(&self, images: Tensor<4>, rule: NormRule, eps: f64) -> Tensor<3> {
         let b = images.dims()[0];
         let patches = self.conv1.forward(images);
         let w = patches.dims()[2];
@@ -395,13 +427,18 @@ impl ClipVisual {
             .expand([b, 1, w]);
         let x =
             Tensor::cat(vec![cls, patches], 1) + self.positional_embedding.val().unsqueeze::<3>();
-        self.ln_pre.forward(x)
+        layer_norm(&self.ln_pre, x, rule, eps)
     }
 
     /// `ln_post(x[:, 0]) @ proj` on the output of the last block: image features (B, embed).
     pub fn head(&self, x: Tensor<3>) -> Tensor<2> {
+        self.head_ruled(x, NormRule::Gradient, 0.0)
+    }
+
+    /// [`head`](ClipVisual::head) with `ln_post` under `rule` (epsilon `eps`).
+    pub fn head_ruled(&self, x: Tensor<3>, rule: NormRule, eps: f64) -> Tensor<2> {
         let [b, _, w] = x.dims();
-        let cls = self.ln_post.forward(x.narrow(1, 0, 1).reshape([b, w]));
+        let cls = layer_norm(&self.ln_post, x.narrow(1, 0, 1).reshape([b, w]), rule, eps);
         cls.matmul(self.proj.val())
     }
 }
@@ -518,20 +555,19 @@ impl Clip {
         eot_positions(&batch.input_ids)
     }
 
-    /// Text tokens before the blocks: `alpha · token_embedding[ids] + positional_embedding`.
-    fn text_embed(&self, ids: Tensor<2, Int>, alphas: Option<&[f32]>) -> Tensor<3> {
+    /// The token embeddings `token_embedding[ids]` (B, N, width), before the positions.
+    fn tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, n] = ids.dims();
         let w = self.config.text_width;
-        let mut tok = self
-            .token_embedding
+        self.token_embedding
             .val()
             .select(0, ids.reshape([b * n]))
-            .reshape([b, n, w]);
-        if let Some(a) = alphas {
-            if !a.iter().all(|&v| v == 1.0) {
-                tok = tok * alpha_tensor::<3>(a, &self.device());
-            }
-        }
+            .reshape([b, n, w])
+    }
+
+    /// Token embeddings plus `positional_embedding`.
+    fn add_positions(&self, tok: Tensor<3>) -> Tensor<3> {
+        let n = tok.dims()[1];
         tok + self
             .positional_embedding
             .val()
@@ -539,8 +575,24 @@ impl Clip {
             .unsqueeze::<3>()
     }
 
+    /// Text tokens before the blocks: `alpha · token_embedding[ids] + positional_embedding`.
+    fn text_embed(&self, ids: Tensor<2, Int>, alphas: Option<&[f32]>) -> Tensor<3> {
+        let mut tok = self.tokens(ids);
+        if let Some(a) = alphas {
+            if !a.iter().all(|&v| v == 1.0) {
+                tok = tok * alpha_tensor::<3>(a, &self.device());
+            }
+        }
+        self.add_positions(tok)
+    }
+
     /// `ln_final` at the end-of-text positions, `@ text_projection`: text features (B, embed).
     fn text_head(&self, x: Tensor<3>, eot: &[usize]) -> Tensor<2> {
+        self.text_head_ruled(x, eot, NormRule::Gradient)
+    }
+
+    /// [`text_head`](Clip::text_head) with `ln_final` under `rule`.
+    fn text_head_ruled(&self, x: Tensor<3>, eot: &[usize], rule: NormRule) -> Tensor<2> {
         let [b, n, w] = x.dims();
         let idx: Vec<i64> = eot
             .iter()
@@ -549,8 +601,7 @@ impl Clip {
             .collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &x.device());
         let pooled = x.reshape([b * n, w]).select(0, idx);
-        self.ln_final
-            .forward(pooled)
+        layer_norm(&self.ln_final, pooled, rule, self.config.ln_eps)
             .matmul(self.text_projection.val())
     }
 
@@ -733,6 +784,26 @@ impl Explainable for ClipImageClassifier {
         finish_trace(logits, probes, layers, opts)
     }
 
+    fn input_relevance(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        request: &InputGradRequest,
+    ) -> Result<Tensor<2>> {
+        let img = self.image(input)?;
+        let leaf = scaled_leaf(img.clone(), alphas)?;
+        let (rules, eps) = (&request.rules, self.model.config.ln_eps);
+        let visual = &self.model.visual;
+        let x = visual.embed_ruled(leaf.clone(), rules.layer_norm, eps);
+        let x = visual.transformer.forward_ruled(x, None, rules, eps);
+        let logits = self.model.similarity(
+            visual.head_ruled(x, rules.layer_norm, eps),
+            &self.text_features,
+        );
+        let g = leaf_gradient(&logits, &leaf, request)?;
+        Ok(patch_sums(img.inner() * g, self.model.config.patch_size))
+    }
+
     fn attn_relevance(
         &self,
         input: &ModelInput,
@@ -817,6 +888,34 @@ impl Explainable for ClipTextView {
     }
     fn readout_rows(&self, input: &ModelInput) -> Result<Vec<usize>> {
         self.model.check_text(self.text(input)?)
+    }
+
+    fn input_relevance(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        request: &InputGradRequest,
+    ) -> Result<Tensor<2>> {
+        let batch = self.text(input)?;
+        let eot = self.model.check_text(batch)?;
+        let dev = self.model.device();
+        let tok = self.model.tokens(batch.input_ids.clone().to_device(&dev));
+        let leaf = scaled_leaf(tok.clone(), alphas)?;
+        let n = tok.dims()[1];
+        let mask = causal_mask(n, &dev);
+        let x = self.model.transformer.forward_ruled(
+            self.model.add_positions(leaf.clone()),
+            Some(&mask),
+            &request.rules,
+            self.model.config.ln_eps,
+        );
+        let logits = self.model.similarity(
+            self.model
+                .text_head_ruled(x, &eot, request.rules.layer_norm),
+            &self.image_features,
+        );
+        let g = leaf_gradient(&logits, &leaf, request)?;
+        Ok((tok.inner() * g).sum_dim(2).squeeze_dim(2))
     }
 
     fn trace(

@@ -20,6 +20,7 @@ pub mod lrp;
 pub mod precision;
 pub mod randomize;
 pub mod preprocess;
+pub mod rules;
 pub mod save;
 pub mod source;
 pub mod tokenize;
@@ -31,6 +32,7 @@ pub use error::{ModelError, Result};
 pub use load::{
     load_clip_dir, load_clip_model, load_model, load_model_dir, AnyModel, Layout, ModelSpec,
 };
+pub use rules::{ActivationRule, AttentionRule, GradRules, InputGradRequest, NormRule};
 pub use source::{
     find_tokenizer, model_preset, ModelFacts, ModelPreset, ModelSource, MODEL_PRESETS,
 };

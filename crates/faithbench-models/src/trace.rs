@@ -4,6 +4,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use crate::error::{ModelError, Result};
+use crate::rules::InputGradRequest;
 
 /// A batch of tokenised text (right-padded).
 #[derive(Debug, Clone)]
@@ -290,6 +291,26 @@ pub trait Explainable {
             self.family().name()
         )))
     }
+    /// Gradient × input at the input representation, under `request.rules`
+    /// ([`crate::rules`]): with `x` the normalised image (image models) or the word / token
+    /// embeddings before position and type embeddings are added (text models), the forward
+    /// runs on `alphas[b] · x_b` and the result is `x ⊙ ∂y/∂(α x)` summed per token — over
+    /// channels and the pixels of each patch (B, N−1, patch order) or over the hidden size
+    /// (B, N, every position of the padded row). `alphas = 1` is input × gradient (and, with
+    /// LRP rules, the LRP relevance of the input); the mean over an α grid is integrated
+    /// gradients with a zero baseline. Models without it return an error.
+    fn input_relevance(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        request: &crate::rules::InputGradRequest,
+    ) -> Result<Tensor<2>> {
+        let _ = (input, alphas, request);
+        Err(ModelError::Input(format!(
+            "a {} model does not offer gradient × input at its input",
+            self.family().name()
+        )))
+    }
     /// Plain forward (alpha = 1), logits (B, C).
     fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {
         let b = input.batch_size();
@@ -383,6 +404,72 @@ pub(crate) fn alpha_tensor<const D: usize>(alphas: &[f32], device: &Device) -> T
     Tensor::from_data(TensorData::new(alphas.to_vec(), shape), device)
 }
 
+/// `y = Σ_b objective(logits[b])[targets[b]]`, the scalar every gradient is taken of (an error
+/// when a target is out of range).
+pub(crate) fn explained_score(
+    logits: &Tensor<2>,
+    targets: &[usize],
+    objective: Objective,
+) -> Result<Tensor<1>> {
+    let [b, c] = logits.dims();
+    if targets.len() != b {
+        return Err(ModelError::Input(format!(
+            "{} target classes given for a batch of {b}",
+            targets.len()
+        )));
+    }
+    if let Some(&bad) = targets.iter().find(|&&t| t >= c) {
+        return Err(ModelError::Input(format!(
+            "target class {bad} out of range for a model with {c} classes"
+        )));
+    }
+    let mut onehot = vec![0f32; b * c];
+    for (i, &t) in targets.iter().enumerate() {
+        onehot[i * c + t] = 1.0;
+    }
+    let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, c]), &logits.device());
+    let scores = match objective {
+        Objective::Logit => logits.clone(),
+        Objective::Probability => softmax(logits.clone(), 1),
+    };
+    Ok((scores * onehot).sum())
+}
+
+/// The gradient of `explained_score` at the leaf `x` (a tensor made with `require_grad` that
+/// the logits were computed from).
+pub(crate) fn leaf_gradient<const D: usize>(
+    logits: &Tensor<2>,
+    x: &Tensor<D>,
+    request: &InputGradRequest,
+) -> Result<Tensor<D>> {
+    let grads = explained_score(logits, &request.targets, request.objective)?.backward();
+    x.grad(&grads).ok_or_else(|| {
+        ModelError::Input("no gradient reached the input (all rules detach it?)".into())
+    })
+}
+
+/// A leaf `alpha_b · x_b` that requires grad on an autodiff device (an error elsewhere).
+pub(crate) fn scaled_leaf<const D: usize>(x: Tensor<D>, alphas: &[f32]) -> Result<Tensor<D>> {
+    let dev = x.device();
+    if !dev.is_autodiff() {
+        return Err(ModelError::Input(
+            "gradients were requested but the model is not on an autodiff device \
+             (create it on `device.autodiff()`)"
+                .into(),
+        ));
+    }
+    if alphas.len() != x.dims()[0] {
+        return Err(ModelError::Input(format!(
+            "{} alphas for a batch of {}",
+            alphas.len(),
+            x.dims()[0]
+        )));
+    }
+    Ok((x * alpha_tensor::<D>(alphas, &dev))
+        .detach()
+        .require_grad())
+}
+
 /// Runs backward for the gradient request and fills `layers[l].grad`.
 pub(crate) fn finish_trace(
     logits: Tensor<2>,
@@ -391,22 +478,7 @@ pub(crate) fn finish_trace(
     opts: &TraceOptions,
 ) -> Result<ForwardTrace> {
     if let Some(g) = &opts.grad {
-        let [b, c] = logits.dims();
-        if let Some(&bad) = g.targets.iter().find(|&&t| t >= c) {
-            return Err(ModelError::Input(format!(
-                "target class {bad} out of range for a model with {c} classes"
-            )));
-        }
-        let mut onehot = vec![0f32; b * c];
-        for (i, &t) in g.targets.iter().enumerate() {
-            onehot[i * c + t] = 1.0;
-        }
-        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, c]), &logits.device());
-        let scores = match g.objective {
-            Objective::Logit => logits.clone(),
-            Objective::Probability => softmax(logits.clone(), 1),
-        };
-        let y = (scores * onehot).sum();
+        let y = explained_score(&logits, &g.targets, g.objective)?;
         let grads = y.backward();
         for (l, p) in probes.iter().enumerate() {
             if let Some(p) = p {

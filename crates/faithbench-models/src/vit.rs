@@ -12,9 +12,12 @@ use burn::tensor::activation::gelu;
 use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
 use crate::preprocess::Normalization;
+use crate::rules::{
+    activation, layer_norm, patch_sums, ActivationRule, GradRules, InputGradRequest, NormRule,
+};
 use crate::trace::{
-    alpha_tensor, finish_trace, first_probe, gelu_untracked, make_probes, Explainable, Family,
-    ForwardTrace, LayerTrace, ModelInput, Readout, TraceOptions,
+    alpha_tensor, finish_trace, first_probe, gelu_untracked, leaf_gradient, make_probes,
+    scaled_leaf, Explainable, Family, ForwardTrace, LayerTrace, ModelInput, Readout, TraceOptions,
 };
 
 /// How the final token representation is pooled.
@@ -243,6 +246,12 @@ impl Mlp {
         self.fc2.forward(gelu(self.fc1.forward(x)))
     }
 
+    /// [`Mlp::forward`] with the GELU under `rule` ([`crate::rules`]).
+    pub fn forward_ruled(&self, x: Tensor<3>, rule: ActivationRule) -> Tensor<3> {
+        self.fc2
+            .forward(activation(self.fc1.forward(x), gelu, rule))
+    }
+
     /// The same values as [`Mlp::forward`] for a stream no gradient has to flow through (the
     /// GELU is computed outside the autodiff graph, on all CPU threads; see
     /// [`crate::trace`]'s `gelu_untracked`).
@@ -334,26 +343,45 @@ impl VisionTransformer {
 
     /// Plain forward keeping the autodiff graph (training): normalised images → logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_ruled(x, &GradRules::default())
+    }
+
+    /// [`forward`](VisionTransformer::forward) with every LayerNorm, attention and GELU under
+    /// `rules` ([`crate::rules`]): the same logits, a modified backward.
+    pub fn forward_ruled(&self, x: Tensor<4>, rules: &GradRules) -> Tensor<2> {
+        let eps = self.config.ln_eps;
+        let ln = |n: &LayerNorm, x: Tensor<3>| layer_norm(n, x, rules.layer_norm, eps);
         let mut x = self.embed(x);
         for blk in &self.blocks {
-            let (a, _) = blk
-                .attn
-                .forward(blk.norm1.forward(x.clone()), None, None, false, false);
+            let (a, _) = blk.attn.forward_ruled(
+                ln(&blk.norm1, x.clone()),
+                None,
+                None,
+                false,
+                false,
+                rules.attention,
+            );
             x = x + a;
-            x = x.clone() + blk.mlp.forward(blk.norm2.forward(x));
+            x = x.clone() + blk.mlp.forward_ruled(ln(&blk.norm2, x), rules.activation);
         }
-        self.head_forward(x)
+        self.head_forward_ruled(x, rules.layer_norm)
     }
 
     /// Pooling + head on the output of the last block.
     pub fn head_forward(&self, x: Tensor<3>) -> Tensor<2> {
+        self.head_forward_ruled(x, NormRule::Gradient)
+    }
+
+    /// [`head_forward`](VisionTransformer::head_forward) with `norm` / `fc_norm` under `rule`.
+    pub fn head_forward_ruled(&self, x: Tensor<3>, rule: NormRule) -> Tensor<2> {
+        let eps = self.config.ln_eps;
         let x = match &self.norm {
-            Some(n) => n.forward(x),
+            Some(n) => layer_norm(n, x, rule, eps),
             None => x,
         };
         let [b, n, d] = x.dims();
         if let (FcNormOrder::NormThenPool, Some(f)) = (self.config.fc_norm_order, &self.fc_norm) {
-            let tokens = f.forward(x);
+            let tokens = layer_norm(f, x, rule, eps);
             let pooled = tokens.narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]);
             return self.head.forward(pooled);
         }
@@ -362,7 +390,7 @@ impl VisionTransformer {
             Pool::Avg => x.narrow(1, 1, n - 1).mean_dim(1).reshape([b, d]),
         };
         let pooled = match &self.fc_norm {
-            Some(n) => n.forward(pooled),
+            Some(n) => layer_norm(n, pooled, rule, eps),
             None => pooled,
         };
         self.head.forward(pooled)
@@ -425,6 +453,23 @@ impl Explainable for VisionTransformer {
         };
         self.check_image(img)?;
         VisionTransformer::attn_relevance(self, img, targets, rules, down_to)
+    }
+
+    fn input_relevance(
+        &self,
+        input: &ModelInput,
+        alphas: &[f32],
+        request: &InputGradRequest,
+    ) -> Result<Tensor<2>> {
+        let ModelInput::Image(img) = input else {
+            return Err(ModelError::Input("a ViT needs an image input".into()));
+        };
+        self.check_image(img)?;
+        let img = img.clone().to_device(&self.device());
+        let leaf = scaled_leaf(img.clone(), alphas)?;
+        let logits = self.forward_ruled(leaf.clone(), &request.rules);
+        let g = leaf_gradient(&logits, &leaf, request)?;
+        Ok(patch_sums(img.inner() * g, self.config.patch_size))
     }
 
     fn trace(

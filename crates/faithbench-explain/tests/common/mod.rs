@@ -1,6 +1,8 @@
 //! Shared test helpers: the tiny fixture models and their inputs.
 #![allow(dead_code)]
 
+pub mod clip_fixture;
+
 use std::path::PathBuf;
 
 use burn::prelude::*;
