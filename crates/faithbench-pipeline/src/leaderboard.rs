@@ -232,7 +232,19 @@ pub fn report(run_dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportOutcom
     let json_path = out.join(FILES[2]);
     write_atomic(&md_path, leaderboard::markdown(&lb).as_bytes())?;
     write_atomic(&html_path, leaderboard::html(&lb).as_bytes())?;
-    let json = serde_json::to_string_pretty(&lb)
+    // the page's table ids and images first (scripts/check_report.sh reads them), then the data
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        table_ids: Vec<String>,
+        images: Vec<&'a str>,
+        leaderboard: &'a Leaderboard,
+    }
+    let doc = Doc {
+        table_ids: lb.table_ids(),
+        images: lb.images(),
+        leaderboard: &lb,
+    };
+    let json = serde_json::to_string_pretty(&doc)
         .failure(|| format!("{}: cannot serialise the leaderboard", json_path.display()))?;
     write_atomic(&json_path, format!("{json}\n").as_bytes())?;
     Ok(ReportOutcome {
