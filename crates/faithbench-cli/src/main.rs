@@ -252,7 +252,8 @@ plots/, gallery/ and manifest.json. Rerunning resumes: samples already in the re
 skipped, and the summary is byte-identical to an uninterrupted run's. A run folder holding a
 different plan is refused unless --fresh is given.";
 
-const REPORT_HELP: &str = "Rebuild run folders' reports from their records and write their leaderboard.
+const REPORT_HELP: &str =
+    "Rebuild run folders' reports from their records and write their leaderboard.
 
 Each RUN_DIR's summary.csv, summary.md, plots and gallery index are rebuilt from its records (as
 before). Then one leaderboard of all the runs is written: leaderboard.md, leaderboard.html (one
@@ -594,8 +595,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Report(a) => {
-            let Some(correction) = faithbench_pipeline::leaderboard::Correction::parse(&a.correction) else {
-                return fail(&Error::input(format!("unknown --correction {}", a.correction)));
+            let Some(correction) =
+                faithbench_pipeline::leaderboard::Correction::parse(&a.correction)
+            else {
+                return fail(&Error::input(format!(
+                    "unknown --correction {}",
+                    a.correction
+                )));
             };
             let opts = faithbench_pipeline::leaderboard::ReportOptions {
                 out: a.out,

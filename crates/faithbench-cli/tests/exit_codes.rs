@@ -117,6 +117,50 @@ fn bad_input_and_usage_are_2() {
     // usage: an unknown flag, a missing argument
     status(&faithbench(&["run", "--no-such-flag"], &[]), 2);
     status(&faithbench(&["check"], &[]), 2);
+
+    // report: a missing folder, a folder that is not a run, several runs without --out, a bad
+    // --alpha or --correction, no folder
+    let none = d.join("no_such_run");
+    let o = faithbench(&["report", none.to_str().unwrap()], &[]);
+    status(&o, 2);
+    assert!(
+        stderr(&o).contains("no_such_run: no such run folder"),
+        "{}",
+        stderr(&o)
+    );
+    let o = faithbench(&["report", tiny.to_str().unwrap()], &[]);
+    status(&o, 2);
+    assert!(
+        stderr(&o).contains("eraser_tiny: not a run folder"),
+        "{}",
+        stderr(&o)
+    );
+    let (r1, r2) = (d.join("r1"), d.join("r2"));
+    for r in [&r1, &r2] {
+        std::fs::create_dir_all(r).unwrap();
+        std::fs::write(r.join("resolved_config.json"), "{}").unwrap();
+    }
+    let o = faithbench(&["report", r1.to_str().unwrap(), r2.to_str().unwrap()], &[]);
+    status(&o, 2);
+    assert!(stderr(&o).contains("needs --out"), "{}", stderr(&o));
+    let o = faithbench(&["report", r1.to_str().unwrap(), "--alpha", "2"], &[]);
+    status(&o, 2);
+    assert!(stderr(&o).contains("--alpha 2"), "{}", stderr(&o));
+    let o = faithbench(&["report", r1.to_str().unwrap()], &[]);
+    status(&o, 2);
+    assert!(
+        stderr(&o).contains("not a faithbench resolved_config.json"),
+        "{}",
+        stderr(&o)
+    );
+    status(
+        &faithbench(
+            &["report", r1.to_str().unwrap(), "--correction", "fdr"],
+            &[],
+        ),
+        2,
+    );
+    status(&faithbench(&["report"], &[]), 2);
 }
 
 #[test]

@@ -561,7 +561,10 @@ mod tests {
         let h = adjust_p_values(&big, Correction::Holm);
         assert!(close(&h, &[0.6, 0.6, 0.6]), "{h:?}");
         assert!(adjust_p_values(&[], Correction::Holm).is_empty());
-        assert_eq!(Correction::parse("bonferroni"), Some(Correction::Bonferroni));
+        assert_eq!(
+            Correction::parse("bonferroni"),
+            Some(Correction::Bonferroni)
+        );
         assert_eq!(Correction::parse("fdr"), None);
     }
 

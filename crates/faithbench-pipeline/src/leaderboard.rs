@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use faithbench_data::files::{file_stem, write_atomic};
 use faithbench_eval::summary::ComparisonLine;
-use faithbench_eval::{BootstrapConfig, Direction, Evaluator, Figure, PairNames};
 pub use faithbench_eval::Correction;
+use faithbench_eval::{BootstrapConfig, Direction, Evaluator, Figure, PairNames};
 use faithbench_report::leaderboard::{
     self, rank, slug, Candidate, EvaluatorSection, Gallery, GalleryRow, Image, Leaderboard,
     MetricTable, Ranking, RawTest, RunInfo, TestSettings,
@@ -134,11 +134,10 @@ fn labels(runs: &[(PathBuf, String)]) -> Vec<String> {
     };
     let by_name = |r: &(PathBuf, String)| r.1.clone();
     let with_folder = |r: &(PathBuf, String)| {
-        let folder = r
-            .0
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let folder =
+            r.0.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
         format!("{} ({folder})", r.1)
     };
     runs.iter()
@@ -163,7 +162,8 @@ pub fn report(run_dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportOutcom
     let mut runs: Vec<Run> = Vec::new();
     for d in run_dirs {
         let plan = Plan::of_run(d)?;
-        let summary = crate::run::report(d).context(|| format!("{}: rebuilding the report", d.display()))?;
+        let summary =
+            crate::run::report(d).context(|| format!("{}: rebuilding the report", d.display()))?;
         if summary.rows.is_empty() {
             return Err(Error::input(format!(
                 "{}: no records to report (records/ holds no sample of the plan)",
@@ -199,7 +199,10 @@ pub fn report(run_dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportOutcom
         } else {
             format!(
                 "Leaderboard — {}",
-                runs.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join(", ")
+                runs.iter()
+                    .map(|r| r.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         },
         runs: runs
@@ -270,7 +273,10 @@ fn unique(ids: &mut BTreeSet<String>, base: String) -> String {
 /// Copies an image of a run (its path relative to the output folder starts with the run's
 /// prefix) into the output folder, unless it is there already.
 fn copy_asset(run: &Run, out: &Path, src: &str) -> Result<()> {
-    let Some(rel) = src.strip_prefix(&run.prefix).filter(|_| !run.prefix.is_empty()) else {
+    let Some(rel) = src
+        .strip_prefix(&run.prefix)
+        .filter(|_| !run.prefix.is_empty())
+    else {
         return Ok(());
     };
     let to = out.join(src);
@@ -379,14 +385,16 @@ fn add_run(
             }
         }
         if recs.is_empty() {
-            lb.notes.push(format!("{}: {} has no records", r.label, e.name));
+            lb.notes
+                .push(format!("{}: {} has no records", r.label, e.name));
             continue;
         }
         let names = PairNames {
             evaluator: &e.name,
             explainer: labels[0],
         };
-        let ms = metrics(ev.as_ref(), names, &recs[0]).context(|| format!("{}: {}", r.label, e.name))?;
+        let ms =
+            metrics(ev.as_ref(), names, &recs[0]).context(|| format!("{}: {}", r.label, e.name))?;
         if ms.is_empty() {
             lb.notes.push(format!(
                 "{}: {} tests no leaderboard metric",
@@ -415,11 +423,10 @@ fn add_run(
             let mut candidates: Vec<Candidate> = Vec::new();
             let mut index: Vec<Option<usize>> = Vec::new();
             for l in &labels {
-                let row = r
-                    .summary
-                    .rows
-                    .iter()
-                    .find(|row| row.evaluator == e.name && row.explainer == *l && row.metric == *m);
+                let row =
+                    r.summary.rows.iter().find(|row| {
+                        row.evaluator == e.name && row.explainer == *l && row.metric == *m
+                    });
                 index.push(row.map(|_| candidates.len()));
                 if let Some(row) = row {
                     candidates.push(Candidate {
@@ -615,7 +622,10 @@ mod tests {
             alpha: 1.0,
             ..ReportOptions::default()
         };
-        assert!(check(std::slice::from_ref(&dir), &bad).unwrap_err().to_string().contains("--alpha"));
+        assert!(check(std::slice::from_ref(&dir), &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("--alpha"));
         let e = check(&[], &opts).unwrap_err();
         assert!(e.to_string().contains("at least one"), "{e}");
         // a malformed plan is bad input naming the file

@@ -385,7 +385,11 @@ pub fn rank(
                     .filter(|&&j| direction.better(candidates[j].value, c.value))
                     .count()
             };
-            let next = if pos + 1 < order.len() { step(pos) } else { None };
+            let next = if pos + 1 < order.len() {
+                step(pos)
+            } else {
+                None
+            };
             Entry {
                 explainer: c.explainer.clone(),
                 rank: better + 1,
@@ -674,7 +678,11 @@ pub fn markdown(lb: &Leaderboard) -> String {
     if !lb.galleries.is_empty() {
         let _ = writeln!(out, "\n## Overlay galleries\n");
         for g in &lb.galleries {
-            let n: usize = g.rows.iter().map(|r| r.images.iter().flatten().count()).sum();
+            let n: usize = g
+                .rows
+                .iter()
+                .map(|r| r.images.iter().flatten().count())
+                .sum();
             let _ = writeln!(
                 out,
                 "- {} — {}: {} images (in leaderboard.html)",
@@ -802,7 +810,11 @@ pub fn html(lb: &Leaderboard) -> String {
             );
             for r in &t.rankings {
                 for (i, e) in r.entries.iter().enumerate() {
-                    let class = if multi && i == 0 { " class=\"first-of-run\"" } else { "" };
+                    let class = if multi && i == 0 {
+                        " class=\"first-of-run\""
+                    } else {
+                        ""
+                    };
                     let _ = write!(h, "<tr{class}>");
                     if multi {
                         let _ = write!(h, "<td>{}</td>", escape(&r.run));
@@ -947,7 +959,12 @@ mod tests {
     /// 0.03 (×3), 0.5 (×2), 0.9 (×1) → 0.006, 0.01, 0.016, 0.09, 1.0, 1.0 (capped, running max).
     #[test]
     fn ranking_with_a_tie_and_holm_groups() {
-        let c = [cand("D", 0.9), cand("B", 0.4), cand("A", 0.1), cand("C", 0.4)];
+        let c = [
+            cand("D", 0.9),
+            cand("B", 0.4),
+            cand("A", 0.1),
+            cand("C", 0.4),
+        ];
         // indices: D=0, B=1, A=2, C=3
         let tests = [
             test(2, 1, -0.3, 0.002), // A vs B
@@ -967,7 +984,11 @@ mod tests {
             1000,
         );
         let names: Vec<&str> = r.entries.iter().map(|e| e.explainer.as_str()).collect();
-        assert_eq!(names, ["A", "B", "C", "D"], "ties keep the input order (B before C)");
+        assert_eq!(
+            names,
+            ["A", "B", "C", "D"],
+            "ties keep the input order (B before C)"
+        );
         let ranks: Vec<usize> = r.entries.iter().map(|e| e.rank).collect();
         assert_eq!(ranks, [1, 2, 2, 4]);
         let adj = |a: &str, b: &str| {
@@ -995,22 +1016,61 @@ mod tests {
         assert_eq!(r.entries[3].better_than_next, None);
         assert!((r.entries[0].next_p_adjusted.unwrap() - 0.01).abs() < 1e-12);
         // the order of the tests: by rank of A, then of B
-        let order: Vec<(&str, &str)> = r.tests.iter().map(|t| (t.a.as_str(), t.b.as_str())).collect();
+        let order: Vec<(&str, &str)> = r
+            .tests
+            .iter()
+            .map(|t| (t.a.as_str(), t.b.as_str()))
+            .collect();
         assert_eq!(
             order,
-            [("A", "B"), ("A", "C"), ("A", "D"), ("B", "C"), ("B", "D"), ("C", "D")]
+            [
+                ("A", "B"),
+                ("A", "C"),
+                ("A", "D"),
+                ("B", "C"),
+                ("B", "D"),
+                ("C", "D")
+            ]
         );
         assert!(r.notes.is_empty());
         // the floor: 6 × 2/1001 under Holm
         assert!((r.p_floor - 12.0 / 1001.0).abs() < 1e-12);
         // without correction A–C (0.03) is significant too: C no longer shares a letter with A;
         // under Bonferroni (×6) B–D (0.024) stays significant but A–C (0.18) does not
-        let none = rank("run", Direction::LowerBetter, &c, &tests, 0.05, Correction::None, 1000);
+        let none = rank(
+            "run",
+            Direction::LowerBetter,
+            &c,
+            &tests,
+            0.05,
+            Correction::None,
+            1000,
+        );
         let groups: Vec<&str> = none.entries.iter().map(|e| e.group.as_str()).collect();
         assert_eq!(groups, ["a", "b", "bc", "c"]);
-        assert!(none.tests.iter().find(|t| t.a == "A" && t.b == "C").unwrap().significant);
-        let bonf = rank("run", Direction::LowerBetter, &c, &tests, 0.05, Correction::Bonferroni, 1000);
-        let t = |a: &str, b: &str| bonf.tests.iter().find(|t| t.a == a && t.b == b).unwrap().clone();
+        assert!(
+            none.tests
+                .iter()
+                .find(|t| t.a == "A" && t.b == "C")
+                .unwrap()
+                .significant
+        );
+        let bonf = rank(
+            "run",
+            Direction::LowerBetter,
+            &c,
+            &tests,
+            0.05,
+            Correction::Bonferroni,
+            1000,
+        );
+        let t = |a: &str, b: &str| {
+            bonf.tests
+                .iter()
+                .find(|t| t.a == a && t.b == b)
+                .unwrap()
+                .clone()
+        };
         assert!((t("B", "D").p_adjusted - 0.024).abs() < 1e-12 && t("B", "D").significant);
         assert!((t("A", "C").p_adjusted - 0.18).abs() < 1e-12 && !t("A", "C").significant);
     }
@@ -1032,10 +1092,16 @@ mod tests {
         assert_eq!(r.entries[0].rank, 1);
         assert_eq!(r.entries[1].rank, 2);
         assert_eq!(r.entries[2].rank, 3, "NaN last");
-        assert!((r.tests[0].p_adjusted - 0.001).abs() < 1e-15, "a family of one");
+        assert!(
+            (r.tests[0].p_adjusted - 0.001).abs() < 1e-15,
+            "a family of one"
+        );
         assert_eq!(r.entries[0].group, "a");
         assert_eq!(r.entries[1].group, "b");
-        assert_eq!(r.entries[2].group, "ab", "untested pairs are not significant");
+        assert_eq!(
+            r.entries[2].group, "ab",
+            "untested pairs are not significant"
+        );
         assert_eq!(r.entries[1].better_than_next, None, "y–x has no test");
         assert_eq!(r.notes.len(), 2, "{:?}", r.notes);
     }
@@ -1050,7 +1116,10 @@ mod tests {
             ["a", "ab", "bc", "c"]
         );
         assert_eq!(compact_letters(3, &[]), ["a", "a", "a"]);
-        assert_eq!(compact_letters(3, &[(0, 1), (0, 2), (1, 2)]), ["a", "b", "c"]);
+        assert_eq!(
+            compact_letters(3, &[(0, 1), (0, 2), (1, 2)]),
+            ["a", "b", "c"]
+        );
         assert!(compact_letters(0, &[]).is_empty());
         // the contract on every pair: a common letter exactly when not significant
         let sig = [(0, 4), (1, 4), (0, 3), (2, 5), (1, 5)];
@@ -1123,7 +1192,10 @@ mod tests {
                 id: "gallery-1-val".into(),
                 run: "run 'one'".into(),
                 dataset: "val".into(),
-                columns: vec!["<b>A</b> (predicted class)".into(), "B & co (predicted class)".into()],
+                columns: vec![
+                    "<b>A</b> (predicted class)".into(),
+                    "B & co (predicted class)".into(),
+                ],
                 rows: vec![GalleryRow {
                     sample: "img#1 (0)".into(),
                     images: vec![Some("gallery/val/00000__A__predicted.png".into()), None],
@@ -1139,7 +1211,12 @@ mod tests {
         let h = html(&lb);
         assert_eq!(
             lb.table_ids(),
-            ["runs", "lb-seg--miou", "lb-seg--miou-pairs-1", "gallery-1-val"]
+            [
+                "runs",
+                "lb-seg--miou",
+                "lb-seg--miou-pairs-1",
+                "gallery-1-val"
+            ]
         );
         for id in lb.table_ids() {
             assert_eq!(h.matches(&format!("<table id=\"{id}\"")).count(), 1, "{id}");
@@ -1153,10 +1230,15 @@ mod tests {
         assert_eq!(h.matches("<img ").count(), 2);
         assert!(!h.contains("<script") && !h.contains("http://") && !h.contains("https://"));
         assert!(h.contains("Holm–Bonferroni"));
-        assert!(h.contains("<td class=\"group\">a</td>") && h.contains("<td class=\"group\">b</td>"));
+        assert!(
+            h.contains("<td class=\"group\">a</td>") && h.contains("<td class=\"group\">b</td>")
+        );
         assert!(h.contains("yes (p_adj 5.0e-4)"), "{h}");
         assert!(h.contains("segmentation; x &lt; y."));
-        assert_eq!(lb.images(), ["plots/seg miou.png", "gallery/val/00000__A__predicted.png"]);
+        assert_eq!(
+            lb.images(),
+            ["plots/seg miou.png", "gallery/val/00000__A__predicted.png"]
+        );
     }
 
     #[test]
@@ -1171,7 +1253,10 @@ mod tests {
             md.contains("| 1 | &lt;b&gt;A&lt;/b&gt; | 0.8000 [0.7000, 0.9000] | a | yes (p_adj 5.0e-4) | 10 |"),
             "{md}"
         );
-        assert!(md.contains("| 2 | B & co | 0.5000 [0.4000, 0.6000] | b | – | 10 |"), "{md}");
+        assert!(
+            md.contains("| 2 | B & co | 0.5000 [0.4000, 0.6000] | b | – | 10 |"),
+            "{md}"
+        );
         assert!(
             md.contains("| &lt;b&gt;A&lt;/b&gt; | B & co | 0.3000 [0.2500, 0.3500] | 5.0e-4 | 5.0e-4 | yes | 10 |"),
             "{md}"
