@@ -1,5 +1,5 @@
-//! `faithbench report` end to end on a small run of the tiny fixture ViT (32×32, patch 8): a
-//! generated ImageNet-layout folder (positive perturbation) and the `gtsegs_small.mat` fixture
+//! `faithbench report` end to end on a small run of the tiny fixture ViT (32×32, patch 8): the
+//! first 9 images of the shipped faithbench-shapes (positive perturbation) and the `gtsegs_small.mat` fixture
 //! (segmentation), three explainers (Ours-H with 3 IG steps, rollout, random). The run is made
 //! once and copied per test.
 //!
@@ -26,37 +26,11 @@ fn repo() -> PathBuf {
         .expect("repository root")
 }
 
-/// 3 classes × 3 PNGs, deterministic content.
-fn make_imagenet(root: &Path) {
-    let mut state: u32 = 777;
-    let mut next = move || {
-        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        (state >> 24) as u8
-    };
-    for c in 0..3u32 {
-        let dir = root.join("val").join(format!("n0000000{c}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for k in 0..3u32 {
-            let img = image::RgbImage::from_fn(36 + k, 34, |x, y| {
-                let n = next();
-                image::Rgb([
-                    (x * 7) as u8 ^ n,
-                    (y * 5) as u8,
-                    n.wrapping_add((c * 70) as u8),
-                ])
-            });
-            img.save(dir.join(format!("ILSVRC2012_val_0000{c}{k}.png")))
-                .unwrap();
-        }
-    }
-}
-
 /// The shared run folder (made once).
 fn fixture() -> &'static Path {
     static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, out) = RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        make_imagenet(&dir.path().join("imagenet"));
         let config = dir.path().join("tiny.toml");
         let repo = repo();
         std::fs::write(
@@ -74,7 +48,8 @@ dir = "{model}"
 
 [datasets.val]
 kind = "imagenet_val"
-root = "${{CONFIG_DIR}}/imagenet"
+root = "{shapes}"
+limit = 9
 
 [datasets.seg]
 kind = "imagenet_seg"
@@ -102,6 +77,7 @@ kind = "segmentation"
 dataset = "seg"
 "#,
                 model = repo.join("fixtures/models/timm_vit_cls").display(),
+                shapes = repo.join("datasets/shapes").display(),
                 seg = repo.join("fixtures/data/gtsegs_small.mat").display(),
             ),
         )
@@ -384,27 +360,22 @@ fn one_run_gets_its_leaderboard_in_the_run_folder() {
     assert!(p_three > 0.0 && p_full > 0.0);
 
     // no correction: adjusted = raw; Bonferroni: 3 × raw (capped)
-    let none = report(
-        std::slice::from_ref(&dir),
-        &ReportOptions {
-            correction: Correction::None,
-            ..opts(None)
-        },
-    )
-    .unwrap();
-    let bonf = report(
-        std::slice::from_ref(&dir),
-        &ReportOptions {
-            correction: Correction::Bonferroni,
-            ..opts(None)
-        },
-    )
-    .unwrap();
-    for (tn, tb) in none.leaderboard.sections[1].tables[0].rankings[0]
-        .tests
-        .iter()
-        .zip(&bonf.leaderboard.sections[1].tables[0].rankings[0].tests)
-    {
+    let tests = |correction| {
+        let o = report(
+            std::slice::from_ref(&dir),
+            &ReportOptions {
+                correction,
+                ..opts(None)
+            },
+        )
+        .unwrap();
+        o.leaderboard.sections[1].tables[0].rankings[0]
+            .tests
+            .clone()
+    };
+    let none = tests(Correction::None);
+    let bonf = tests(Correction::Bonferroni);
+    for (tn, tb) in none.iter().zip(&bonf) {
         assert_eq!(tn.p_adjusted, tn.p);
         assert_eq!(tb.p, tn.p);
         assert!((tb.p_adjusted - (3.0 * tn.p).min(1.0)).abs() < 1e-12);
