@@ -330,7 +330,7 @@ fn one_run_gets_its_leaderboard_in_the_run_folder() {
     images_exist(&dir, lb);
     tables_present(&dir, lb);
     let html = std::fs::read_to_string(&o.html).unwrap();
-    assert!(html.contains("Holm–Bonferroni step-down (`holm`)"));
+    assert!(html.contains("Holm–Bonferroni step-down (<code>holm</code>)"));
     assert!(!html.contains("only within a run"), "one run");
     // plots and overlays are referenced inside the run folder, not copied
     assert!(!dir.join("leaderboard_files").exists());

@@ -722,6 +722,19 @@ table.gallery td { padding: 2px; }
 nav ul { columns: 3; font-size: 14px; }
 ";
 
+/// Escaped text with `code` spans (between backticks) set as `<code>`.
+fn html_text(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in escape(s).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 fn html_next(e: &Entry) -> String {
     match e.better_than_next {
         Some(true) => format!("<span class=\"yes\">{}</span>", escape(&next_cell(e))),
@@ -741,7 +754,7 @@ pub fn html(lb: &Leaderboard) -> String {
         t = escape(&lb.title)
     );
     for p in method_paragraphs(lb) {
-        let _ = writeln!(h, "<p>{}</p>", escape(&p));
+        let _ = writeln!(h, "<p>{}</p>", html_text(&p));
     }
     let _ = writeln!(
         h,
@@ -793,9 +806,9 @@ pub fn html(lb: &Leaderboard) -> String {
         for (run, d) in &s.descriptions {
             let d = d.trim().trim_matches('*');
             if multi {
-                let _ = writeln!(h, "<p class=\"desc\">{}: {}</p>", escape(run), escape(d));
+                let _ = writeln!(h, "<p class=\"desc\">{}: {}</p>", escape(run), html_text(d));
             } else {
-                let _ = writeln!(h, "<p class=\"desc\">{}</p>", escape(d));
+                let _ = writeln!(h, "<p class=\"desc\">{}</p>", html_text(d));
             }
         }
         for t in &s.tables {
@@ -1229,7 +1242,10 @@ mod tests {
         assert!(h.contains("<img src=\"gallery/val/00000__A__predicted.png\""));
         assert_eq!(h.matches("<img ").count(), 2);
         assert!(!h.contains("<script") && !h.contains("http://") && !h.contains("https://"));
-        assert!(h.contains("Holm–Bonferroni"));
+        assert!(
+            h.contains("Holm–Bonferroni step-down (<code>holm</code>)"),
+            "{h}"
+        );
         assert!(
             h.contains("<td class=\"group\">a</td>") && h.contains("<td class=\"group\">b</td>")
         );
