@@ -158,6 +158,12 @@ pub fn report(run_dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportOutcom
     let out = check(run_dirs, opts)?;
     std::fs::create_dir_all(&out).failure(|| format!("{}: cannot create folder", out.display()))?;
     let out_canon = out.canonicalize().unwrap_or_else(|_| out.clone());
+    // the copies of an earlier report (of other runs, or older plots) go
+    let assets = out.join(ASSETS);
+    if assets.is_dir() {
+        std::fs::remove_dir_all(&assets)
+            .failure(|| format!("{}: cannot remove the old copies", assets.display()))?;
+    }
     let mut named = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
     for d in run_dirs {
@@ -271,7 +277,7 @@ fn unique(ids: &mut BTreeSet<String>, base: String) -> String {
 }
 
 /// Copies an image of a run (its path relative to the output folder starts with the run's
-/// prefix) into the output folder, unless it is there already.
+/// prefix) into the output folder.
 fn copy_asset(run: &Run, out: &Path, src: &str) -> Result<()> {
     let Some(rel) = src
         .strip_prefix(&run.prefix)
@@ -280,9 +286,6 @@ fn copy_asset(run: &Run, out: &Path, src: &str) -> Result<()> {
         return Ok(());
     };
     let to = out.join(src);
-    if to.is_file() {
-        return Ok(());
-    }
     let from = run.dir.join(rel);
     let bytes = std::fs::read(&from).input_err(|| format!("{}: cannot read", from.display()))?;
     Ok(write_atomic(&to, &bytes)?)
@@ -303,26 +306,28 @@ fn metrics(ev: &dyn Evaluator, names: PairNames<'_>, recs: &[String]) -> Result<
         .collect())
 }
 
+/// The lines of a pair's comparison (None: no common samples) and its notes.
+type Tested = (Option<Vec<ComparisonLine>>, Vec<String>);
+
 /// The paired comparisons of every pair of explainers `(i, j)`, `i < j` (None: no common
-/// samples), spread over the CPUs.
-#[allow(clippy::type_complexity)]
+/// samples), spread over the CPUs; with the notes of the comparisons.
 fn pair_lines(
     ev: &dyn Evaluator,
     evaluator: &str,
     labels: &[&str],
     recs: &[Vec<String>],
     cfg: &BootstrapConfig,
-) -> Result<Vec<((usize, usize), Option<Vec<ComparisonLine>>)>> {
+) -> Result<Vec<((usize, usize), Tested)>> {
     let pairs: Vec<(usize, usize)> = (0..recs.len())
         .flat_map(|i| (i + 1..recs.len()).map(move |j| (i, j)))
         .collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(pairs.len().max(1));
-    let one = |&(i, j): &(usize, usize)| -> Result<Option<Vec<ComparisonLine>>> {
+    let one = |&(i, j): &(usize, usize)| -> Result<Tested> {
         let (a, b) = intersect(recs[i].clone(), recs[j].clone());
         if a.is_empty() {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         }
         let pair = format!("{} vs {}", labels[i], labels[j]);
         let names = PairNames {
@@ -332,7 +337,7 @@ fn pair_lines(
         let c = ev
             .compare(names, &a, &b, cfg)
             .context(|| format!("testing {evaluator}: {pair}"))?;
-        Ok(Some(c.lines))
+        Ok((Some(c.lines), c.notes))
     };
     let chunks: Vec<Result<Vec<_>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -404,6 +409,10 @@ fn add_run(
         }
         let lines = pair_lines(ev.as_ref(), &e.name, &labels, &recs, &cfg)
             .context(|| format!("{}: {}", r.label, e.name))?;
+        for (_, (_, notes)) in &lines {
+            lb.notes
+                .extend(notes.iter().map(|n| format!("{}: {n}", r.label)));
+        }
         let section = match lb.sections.iter().position(|s| s.evaluator == e.name) {
             Some(i) => i,
             None => {
@@ -445,7 +454,7 @@ fn add_run(
                 .iter()
                 .filter_map(|((i, j), ls)| {
                     let (a, b) = (index[*i]?, index[*j]?);
-                    let l = ls.as_ref()?.iter().find(|l| l.metric == *m)?;
+                    let l = ls.0.as_ref()?.iter().find(|l| l.metric == *m)?;
                     Some(RawTest {
                         a,
                         b,

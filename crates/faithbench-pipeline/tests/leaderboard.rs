@@ -430,6 +430,11 @@ fn several_runs_need_out_copy_their_images_and_rank_separately() {
         !a.join("leaderboard.html").exists(),
         "the runs keep no leaderboard of their own"
     );
+    // a second report replaces the copies of the first
+    let stale = out.join("leaderboard_files/stale.png");
+    std::fs::write(&stale, "old").unwrap();
+    report(&[a.clone(), b.clone()], &opts(Some(out.clone()))).expect("report again");
+    assert!(!stale.exists());
     // the page still shows its images when the run folders are gone
     std::fs::remove_dir_all(&a).unwrap();
     images_exist(&out, lb);

@@ -365,7 +365,7 @@ pub fn rank(
         for y in x + 1..candidates.len() {
             if !ptests.iter().any(|(a, b, _)| (*a, *b) == (x, y)) {
                 notes.push(format!(
-                    "{} vs {}: no paired test (no common samples); counted as not significant",
+                    "{} vs {}: no paired test (no common samples, or the evaluator could not compare them; see the notes); counted as not significant",
                     candidates[order[x]].explainer, candidates[order[y]].explainer
                 ));
             }
