@@ -329,7 +329,7 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct ReportArgs {
     /// Run folders (each holds resolved_config.json and records/).
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "RUN_DIR")]
     run_dirs: Vec<PathBuf>,
     /// Folder of the leaderboard (default: the run folder; required with several runs).
     #[arg(long)]
