@@ -49,11 +49,11 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Rebuild summary.csv, summary.md, plots and the gallery index of a run folder from its records.
-    Report {
-        /// The run folder (holds resolved_config.json and records/).
-        run_dir: PathBuf,
-    },
+    /// Rebuild run folders' summaries, plots and gallery indexes from their records, and write
+    /// their leaderboard (leaderboard.md, .html, .json): explainers ranked per metric with CIs
+    /// and corrected paired bootstrap tests.
+    #[command(long_about = REPORT_HELP)]
+    Report(ReportArgs),
     /// Compare a summary.csv with a baseline; exit 3 when a score moved past its tolerance.
     #[command(long_about = CHECK_HELP)]
     Check(CheckArgs),
@@ -252,6 +252,21 @@ plots/, gallery/ and manifest.json. Rerunning resumes: samples already in the re
 skipped, and the summary is byte-identical to an uninterrupted run's. A run folder holding a
 different plan is refused unless --fresh is given.";
 
+const REPORT_HELP: &str =
+    "Rebuild run folders' reports from their records and write their leaderboard.
+
+Each RUN_DIR's summary.csv, summary.md, plots and gallery index are rebuilt from its records (as
+before). Then one leaderboard of all the runs is written: leaderboard.md, leaderboard.html (one
+self-contained page: inline CSS, no scripts, the runs' plots and overlay galleries by relative
+paths, copied under leaderboard_files/ when the page is not in the run folder) and
+leaderboard.json. Per evaluator and metric, the explainers of each run are ranked with their
+summary CIs; every pair of them is tested with the evaluator's paired bootstrap (as in `compare`)
+on the samples both have, paired by sample id; the p-values of a table and run are corrected as
+one family (--correction) and a difference is significant below --alpha. Explainers are compared
+only within a run. docs/report.md describes the page.
+
+One run without --out writes into the run folder; several runs need --out.";
+
 const CHECK_HELP: &str = "Compare a candidate summary.csv with a baseline summary.csv.
 
 Prints the diff as Markdown. Exit status 0 when every baseline score is present and within its
@@ -309,6 +324,25 @@ struct RunArgs {
     /// (docs/scaling.md).
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Run folders (each holds resolved_config.json and records/).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    run_dirs: Vec<PathBuf>,
+    /// Folder of the leaderboard (default: the run folder; required with several runs).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Family-wise significance level of the pairwise tests.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Multiple-comparison correction within each table's family of tests.
+    #[arg(long, default_value = "holm", value_parser = ["holm", "bonferroni", "none"])]
+    correction: String,
+    /// Bootstrap resamples of the pairwise tests (the CIs are the runs' summaries).
+    #[arg(long, default_value_t = faithbench_pipeline::leaderboard::DEFAULT_RESAMPLES)]
+    resamples: usize,
 }
 
 #[derive(Args, Debug)]
@@ -560,16 +594,39 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Command::Report { run_dir } => match faithbench_pipeline::report(&run_dir) {
-            Ok(s) => {
-                for (e, x, have, want) in &s.incomplete {
-                    eprintln!("warning: {e} × {x}: {have} of {want} samples have records");
+        Command::Report(a) => {
+            let Some(correction) =
+                faithbench_pipeline::leaderboard::Correction::parse(&a.correction)
+            else {
+                return fail(&Error::input(format!(
+                    "unknown --correction {}",
+                    a.correction
+                )));
+            };
+            let opts = faithbench_pipeline::leaderboard::ReportOptions {
+                out: a.out,
+                alpha: a.alpha,
+                correction,
+                resamples: a.resamples,
+            };
+            match faithbench_pipeline::leaderboard::report(&a.run_dirs, &opts) {
+                Ok(o) => {
+                    for (dir, s) in &o.runs {
+                        for (e, x, have, want) in &s.incomplete {
+                            eprintln!(
+                                "warning: {}: {e} × {x}: {have} of {want} samples have records",
+                                dir.display()
+                            );
+                        }
+                        println!("{}", dir.join("summary.md").display());
+                    }
+                    println!("{}", o.markdown.display());
+                    println!("{}", o.html.display());
+                    ExitCode::SUCCESS
                 }
-                println!("{}", run_dir.join("summary.md").display());
-                ExitCode::SUCCESS
+                Err(e) => fail(&e),
             }
-            Err(e) => fail(&e),
-        },
+        }
         Command::Check(a) => {
             let report = match (&a.baseline, a.against_published) {
                 (_, Some(tol)) => {

@@ -117,6 +117,33 @@ fn bad_input_and_usage_are_2() {
     // usage: an unknown flag, a missing argument
     status(&faithbench(&["run", "--no-such-flag"], &[]), 2);
     status(&faithbench(&["check"], &[]), 2);
+
+    // report: a missing folder, a folder that is not a run, several runs without --out, a bad
+    // --alpha or --correction, no folder
+    let refused = |args: &[&Path], flags: &[&str], message: &str| {
+        let mut all: Vec<&str> = vec!["report"];
+        all.extend(args.iter().map(|p| p.to_str().unwrap()));
+        all.extend(flags);
+        let o = faithbench(&all, &[]);
+        status(&o, 2);
+        assert!(stderr(&o).contains(message), "{message}: {}", stderr(&o));
+    };
+    refused(
+        &[&d.join("no_such_run")],
+        &[],
+        "no_such_run: no such run folder",
+    );
+    refused(&[&tiny], &[], "eraser_tiny: not a run folder");
+    let (r1, r2) = (d.join("r1"), d.join("r2"));
+    for r in [&r1, &r2] {
+        std::fs::create_dir_all(r).unwrap();
+        std::fs::write(r.join("resolved_config.json"), "{}").unwrap();
+    }
+    refused(&[&r1, &r2], &[], "needs --out");
+    refused(&[&r1], &["--alpha", "2"], "--alpha 2");
+    refused(&[&r1], &[], "not a faithbench resolved_config.json");
+    refused(&[&r1], &["--correction", "fdr"], "fdr");
+    status(&faithbench(&["report"], &[]), 2);
 }
 
 #[test]

@@ -255,13 +255,50 @@ fn run_writes_every_output_with_expected_summary_rows() {
     assert_eq!(m2["records_written"], 0);
     assert_eq!(m2["samples_skipped_as_done"], 13);
 
-    // `report` rebuilds the same summary from the records
+    // `report` rebuilds the same summary from the records, and writes the leaderboard
     std::fs::remove_file(out.join("summary.csv")).unwrap();
-    ok(&faithbench(&["report", out.to_str().unwrap()], &[]));
+    let o = faithbench(
+        &[
+            "report",
+            out.to_str().unwrap(),
+            "--resamples",
+            "300",
+            "--correction",
+            "bonferroni",
+        ],
+        &[],
+    );
+    ok(&o);
     assert_eq!(
         std::fs::read_to_string(out.join("summary.csv")).unwrap(),
         csv
     );
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{}\n{}\n{}\n",
+            out.join("summary.md").display(),
+            out.join("leaderboard.md").display(),
+            out.join("leaderboard.html").display()
+        )
+    );
+    let lb = std::fs::read_to_string(out.join("leaderboard.md")).unwrap();
+    for t in [
+        "### perturbation_positive_predicted — auc ↓",
+        "### perturbation_negative_predicted — auc ↑",
+        "### segmentation — miou ↑",
+        "corrected by Bonferroni (`bonferroni`)",
+        "300 resamples",
+    ] {
+        assert!(lb.contains(t), "{t}\n{lb}");
+    }
+    assert!(
+        !lb.contains("— clean_accuracy") && !lb.contains("— accuracy@"),
+        "{lb}"
+    );
+    let html = std::fs::read_to_string(out.join("leaderboard.html")).unwrap();
+    assert!(html.contains("<table id=\"lb-segmentation--miou\">"));
+    assert!(html.contains("<img src=\"plots/segmentation_miou.png\""));
 
     // compare a run with itself: zero differences
     let o = faithbench(

@@ -335,6 +335,14 @@ pub trait Protocol: Send + Sync + 'static {
         b: &[Self::Record],
         boot: &BootstrapConfig,
     ) -> EvalResult<Comparison>;
+    /// Whether `metric`, one of those [`Protocol::compare`] tests, ranks explainers on the
+    /// leaderboard of `faithbench report` (docs/report.md). Default: every one of them; an
+    /// evaluator leaves out what does not depend on the explainer (`clean_accuracy`) or repeats
+    /// another metric.
+    fn on_leaderboard(&self, metric: &str) -> bool {
+        let _ = metric;
+        true
+    }
     /// Extra files of one pair in the run folder (e.g. ERASER results files). Default: none.
     fn write_outputs(
         &self,
@@ -394,6 +402,8 @@ pub trait Evaluator: Send + Sync {
         b: &[String],
         boot: &BootstrapConfig,
     ) -> EvalResult<Comparison>;
+    /// See [`Protocol::on_leaderboard`].
+    fn on_leaderboard(&self, metric: &str) -> bool;
     /// See [`Protocol::write_outputs`].
     fn write_outputs(
         &self,
@@ -492,6 +502,9 @@ impl<P: Protocol> Evaluator for P {
         boot: &BootstrapConfig,
     ) -> EvalResult<Comparison> {
         Protocol::compare(self, names, &parse_records(a)?, &parse_records(b)?, boot)
+    }
+    fn on_leaderboard(&self, metric: &str) -> bool {
+        Protocol::on_leaderboard(self, metric)
     }
     fn write_outputs(
         &self,

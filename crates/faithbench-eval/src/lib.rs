@@ -61,6 +61,7 @@ pub use segmentation::{
     SegmentationError, SegmentationRecord, SegmentationSummary,
 };
 pub use stats::{
-    bootstrap_mean_ci, paired_difference_ci, BootstrapConfig, ConfidenceInterval, PairedComparison,
+    adjust_p_values, bootstrap_mean_ci, bootstrap_p_value, paired_difference_ci, BootstrapConfig,
+    ConfidenceInterval, Correction, PairedComparison,
 };
 pub use summary::{argmax, softmax, Comparison, Curve, Direction, Figure, PairSummary, SummaryRow};

@@ -102,6 +102,10 @@ pub struct ConfidenceInterval {
     pub resamples: usize,
     /// Number of samples.
     pub n: usize,
+    /// Two-sided percentile-bootstrap p-value of "the statistic is 0" from the same resamples
+    /// ([`bootstrap_p_value`]); the test of a paired difference, whose interval this is in
+    /// [`paired_difference_ci`] and [`paired_curve_statistic_difference`].
+    pub p_zero: f64,
 }
 
 /// Result of a paired comparison A − B.
@@ -147,6 +151,85 @@ pub(crate) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
+/// Two-sided percentile-bootstrap p-value of "the statistic is 0" from its `B` bootstrap
+/// statistics `θ*`: `min(1, 2·(1 + min(#{θ*_b ≤ 0}, #{θ*_b ≥ 0})) / (B + 1))`. Twice the share
+/// of resamples on the far side of 0 (resamples at exactly 0 count on both sides), with the
+/// `+1` of a Monte-Carlo p-value so that it never reaches 0: its smallest value is `2/(B + 1)`.
+/// It is the CI inversion of the percentile interval: `p ≤ α` about when the `1 − α`
+/// percentile interval of the same resamples excludes 0. NaN for no statistics.
+pub fn bootstrap_p_value(stats: &[f64]) -> f64 {
+    if stats.is_empty() {
+        return f64::NAN;
+    }
+    let below = stats.iter().filter(|&&s| s <= 0.0).count();
+    let above = stats.iter().filter(|&&s| s >= 0.0).count();
+    (2.0 * (1 + below.min(above)) as f64 / (stats.len() + 1) as f64).min(1.0)
+}
+
+/// How a family of p-values is corrected for multiple comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// Holm–Bonferroni step-down (controls the family-wise error rate; uniformly more
+    /// powerful than Bonferroni).
+    Holm,
+    /// Bonferroni: each p-value times the family size.
+    Bonferroni,
+    /// No correction.
+    None,
+}
+
+impl Correction {
+    /// Every correction, in the order the CLI lists them.
+    pub const ALL: [Correction; 3] = [Correction::Holm, Correction::Bonferroni, Correction::None];
+
+    /// The name on the command line and in reports (`holm`, `bonferroni`, `none`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Correction::Holm => "holm",
+            Correction::Bonferroni => "bonferroni",
+            Correction::None => "none",
+        }
+    }
+
+    /// The correction of this name.
+    pub fn parse(name: &str) -> Option<Correction> {
+        Correction::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Adjusted p-values of a family, in input order (see [`adjust_p_values`]).
+    pub fn adjust(self, p: &[f64]) -> Vec<f64> {
+        adjust_p_values(p, self)
+    }
+}
+
+/// Adjusts a family of `m` p-values for multiple comparisons, in input order; a hypothesis is
+/// rejected at family-wise level α when its adjusted p-value is below α.
+///
+/// * Bonferroni: `min(1, m·p_i)`.
+/// * Holm: with the p-values sorted ascending `p_(1) ≤ … ≤ p_(m)`,
+///   `p̃_(i) = min(1, max_{j ≤ i} (m − j + 1)·p_(j))` — the running maximum keeps the adjusted
+///   values in the order of the raw ones (ties in p keep their input order).
+/// * None: the p-values unchanged.
+pub fn adjust_p_values(p: &[f64], correction: Correction) -> Vec<f64> {
+    let m = p.len() as f64;
+    match correction {
+        Correction::None => p.to_vec(),
+        Correction::Bonferroni => p.iter().map(|&v| (v * m).min(1.0)).collect(),
+        Correction::Holm => {
+            let mut order: Vec<usize> = (0..p.len()).collect();
+            order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+            let mut out = vec![0.0; p.len()];
+            let mut running = 0.0f64;
+            for (j, &i) in order.iter().enumerate() {
+                running = running.max((m - j as f64) * p[i]).min(1.0);
+                out[i] = running;
+            }
+            out
+        }
+    }
+}
+
 fn interval(
     estimate: f64,
     mut stats: Vec<f64>,
@@ -162,6 +245,7 @@ fn interval(
         confidence: cfg.confidence,
         resamples: cfg.resamples,
         n,
+        p_zero: bootstrap_p_value(&stats),
     }
 }
 
@@ -412,6 +496,76 @@ mod tests {
         );
         // sign flips: |mean| = 0.5 only when all 5 signs agree (prob 2/32); p ≈ (1 + 1000/16)/1001
         assert!(r.p_value > 0.03 && r.p_value < 0.10, "{}", r.p_value);
+    }
+
+    /// The percentile-bootstrap p-value by hand: twice the smaller tail share with the +1 of a
+    /// Monte-Carlo p-value, zeros counted on both sides.
+    #[test]
+    fn bootstrap_p_value_by_hand() {
+        // below (≤ 0): 1, above (≥ 0): 3 → 2·(1 + 1)/(4 + 1)
+        assert!((bootstrap_p_value(&[-1.0, 0.5, 1.0, 2.0]) - 0.8).abs() < 1e-15);
+        // none below → the floor 2/(B + 1)
+        assert!((bootstrap_p_value(&[1.0, 2.0, 3.0]) - 0.5).abs() < 1e-15);
+        // a zero counts on both sides: below 2, above 2 → 2·3/5 = 1.2, capped at 1
+        assert_eq!(bootstrap_p_value(&[-1.0, 0.0, 1.0]), 1.0);
+        assert_eq!(bootstrap_p_value(&[0.0; 9]), 1.0);
+        assert!(bootstrap_p_value(&[]).is_nan());
+    }
+
+    /// The paired bootstrap test on a tiny case: every resampled mean of the differences
+    /// [1, 2, 3] is positive, so p sits at its floor 2/(B + 1); identical inputs give 1.
+    #[test]
+    fn paired_bootstrap_p_on_a_tiny_case() {
+        let cfg = BootstrapConfig::default();
+        let r = paired_difference_ci(&[1.0, 2.0, 3.0], &[0.0, 0.0, 0.0], &cfg).unwrap();
+        assert!((r.difference.estimate - 2.0).abs() < 1e-15);
+        assert!((r.difference.p_zero - 2.0 / 1001.0).abs() < 1e-15);
+        let r = paired_difference_ci(&[0.3, 0.1], &[0.3, 0.1], &cfg).unwrap();
+        assert_eq!(r.difference.p_zero, 1.0);
+        // differences [1, 1, −1]: a resampled mean is ≤ 0 exactly when it draws the −1 at
+        // least twice (probability 7/27) and ≥ 0 otherwise; count those draws with the same
+        // generator and seed as the bootstrap
+        let d = [1.0, 1.0, -1.0];
+        let mut rng = SplitMix64::new(cfg.seed);
+        let mut below = 0usize;
+        for _ in 0..cfg.resamples {
+            let negatives = (0..3).filter(|_| d[rng.below(3)] < 0.0).count();
+            below += usize::from(negatives >= 2);
+        }
+        let want = 2.0 * (1 + below) as f64 / 1001.0;
+        let r = paired_difference_ci(&[1.0, 1.0, 0.0], &[0.0, 0.0, 1.0], &cfg).unwrap();
+        assert_eq!(r.difference.p_zero, want);
+        assert!((want - 2.0 * 7.0 / 27.0).abs() < 0.06, "{want}");
+    }
+
+    /// Holm and Bonferroni by hand on p = [0.01, 0.04, 0.03, 0.005] (m = 4). Sorted: 0.005,
+    /// 0.01, 0.03, 0.04; Holm multiplies by 4, 3, 2, 1 → 0.02, 0.03, 0.06, 0.04, and the running
+    /// maximum lifts the last to 0.06 (monotone in the raw p).
+    #[test]
+    fn holm_and_bonferroni_by_hand() {
+        let p = [0.01, 0.04, 0.03, 0.005];
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        let holm = adjust_p_values(&p, Correction::Holm);
+        assert!(close(&holm, &[0.03, 0.06, 0.06, 0.02]), "{holm:?}");
+        let bonf = Correction::Bonferroni.adjust(&p);
+        assert!(close(&bonf, &[0.04, 0.16, 0.12, 0.02]), "{bonf:?}");
+        assert_eq!(Correction::None.adjust(&p), p.to_vec());
+        // monotone: a smaller raw p never gets a larger adjusted p
+        for (i, j) in [(0, 1), (0, 2), (3, 0), (2, 1)] {
+            assert!(p[i] <= p[j] && holm[i] <= holm[j]);
+        }
+        // capped at 1; Holm never exceeds Bonferroni
+        let big = [0.3, 0.5, 0.2];
+        let b = adjust_p_values(&big, Correction::Bonferroni);
+        assert!(close(&b, &[0.9, 1.0, 0.6]), "{b:?}");
+        let h = adjust_p_values(&big, Correction::Holm);
+        assert!(close(&h, &[0.6, 0.6, 0.6]), "{h:?}");
+        assert!(adjust_p_values(&[], Correction::Holm).is_empty());
+        assert_eq!(
+            Correction::parse("bonferroni"),
+            Some(Correction::Bonferroni)
+        );
+        assert_eq!(Correction::parse("fdr"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::summary::pair_records;
 
 /// The records of both runs restricted to the sample ids both hold (sorted by id).
-fn intersect(a: Vec<String>, b: Vec<String>) -> (Vec<String>, Vec<String>) {
+pub(crate) fn intersect(a: Vec<String>, b: Vec<String>) -> (Vec<String>, Vec<String>) {
     let ids =
         |v: &[String]| -> BTreeSet<String> { v.iter().filter_map(|l| record_id(l)).collect() };
     let both: BTreeSet<String> = ids(&a).intersection(&ids(&b)).cloned().collect();

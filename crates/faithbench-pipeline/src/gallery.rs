@@ -18,7 +18,7 @@ use faithbench_report::tokens_html::token_heatmap_html;
 use image::{Rgb, RgbImage};
 
 use crate::error::{Classify, Result};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanDataset};
 
 /// `predicted` / `target`.
 pub fn class_name(c: ExplainedClass) -> &'static str {
@@ -138,6 +138,66 @@ pub fn write_item(
         .failure(|| format!("{}: cannot write gallery image", path.display()))
 }
 
+/// The classes the evaluators of a dataset explain (each once, in plan order).
+fn dataset_classes(plan: &Plan, ds: &PlanDataset) -> Result<Vec<ExplainedClass>> {
+    let mut classes: Vec<ExplainedClass> = Vec::new();
+    for e in plan.plan.evaluators.iter().filter(|e| e.dataset == ds.name) {
+        let c = plan.evaluator(e)?.explained();
+        if !classes.contains(&c) {
+            classes.push(c);
+        }
+    }
+    Ok(classes)
+}
+
+/// One overlay image of a run's gallery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageItem {
+    /// Dataset name.
+    pub dataset: String,
+    /// Sample position in the dataset.
+    pub position: usize,
+    /// Sample id.
+    pub sample_id: String,
+    /// Explainer label.
+    pub explainer: String,
+    /// The class the map explains.
+    pub class: ExplainedClass,
+    /// The PNG (under the run folder's `gallery/`).
+    pub path: PathBuf,
+}
+
+/// The overlay images of the image datasets' galleries that exist, by dataset, sample,
+/// explainer and class (plan order).
+pub fn image_items(plan: &Plan) -> Result<Vec<ImageItem>> {
+    let out = &plan.locations.out_dir;
+    let mut items = Vec::new();
+    for ds in &plan.plan.datasets {
+        if ds.modality() == faithbench_data::Modality::Text {
+            continue;
+        }
+        let classes = dataset_classes(plan, ds)?;
+        for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
+            for x in plan.plan.explainers.iter().filter(|x| plan.applies(x, ds)) {
+                for &c in &classes {
+                    let p = item_path(out, &ds.name, pos, &x.stem, c);
+                    if p.exists() {
+                        items.push(ImageItem {
+                            dataset: ds.name.clone(),
+                            position: pos,
+                            sample_id: id.clone(),
+                            explainer: x.label.clone(),
+                            class: c,
+                            path: p,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(items)
+}
+
 /// Writes `gallery/index.html` with every gallery image of the plan that exists, and
 /// `gallery/<dataset>/index.html` listing the token heat-map pages of each text dataset. Returns
 /// the main index, or None when there is nothing to show.
@@ -146,20 +206,14 @@ pub fn write_index(plan: &Plan) -> Result<Option<PathBuf>> {
     let mut items = Vec::new();
     let mut text_indexes: Vec<(String, PathBuf)> = Vec::new();
     for ds in &plan.plan.datasets {
-        let mut classes: Vec<ExplainedClass> = Vec::new();
-        for e in plan.plan.evaluators.iter().filter(|e| e.dataset == ds.name) {
-            let c = plan.evaluator(e)?.explained();
-            if !classes.contains(&c) {
-                classes.push(c);
-            }
-        }
-        let explainers: Vec<_> = plan
-            .plan
-            .explainers
-            .iter()
-            .filter(|x| plan.applies(x, ds))
-            .collect();
         if ds.modality() == faithbench_data::Modality::Text {
+            let classes = dataset_classes(plan, ds)?;
+            let explainers: Vec<_> = plan
+                .plan
+                .explainers
+                .iter()
+                .filter(|x| plan.applies(x, ds))
+                .collect();
             let mut rows = String::new();
             for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
                 let mut links = Vec::new();
@@ -201,26 +255,19 @@ pub fn write_index(plan: &Plan) -> Result<Option<PathBuf>> {
                 faithbench_data::files::write_atomic(&p, html.as_bytes())?;
                 text_indexes.push((ds.name.clone(), p));
             }
-            continue;
         }
-        for (pos, id) in ds.sample_ids.iter().enumerate().take(plan.options.gallery) {
-            for x in &explainers {
-                for &c in &classes {
-                    let p = item_path(out, &ds.name, pos, &x.stem, c);
-                    if p.exists() {
-                        items.push(GalleryItem {
-                            image: p
-                                .strip_prefix(out.join("gallery"))
-                                .unwrap_or(&p)
-                                .to_path_buf(),
-                            sample_id: id.clone(),
-                            label: format!("{} #{pos}", ds.name),
-                            explainer: format!("{} ({} class)", x.label, class_name(c)),
-                        });
-                    }
-                }
-            }
-        }
+    }
+    for it in image_items(plan)? {
+        items.push(GalleryItem {
+            image: it
+                .path
+                .strip_prefix(out.join("gallery"))
+                .unwrap_or(&it.path)
+                .to_path_buf(),
+            sample_id: it.sample_id,
+            label: format!("{} #{}", it.dataset, it.position),
+            explainer: format!("{} ({} class)", it.explainer, class_name(it.class)),
+        });
     }
     if items.is_empty() {
         return Ok(text_indexes.into_iter().next().map(|(_, p)| p));

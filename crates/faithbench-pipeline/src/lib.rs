@@ -16,6 +16,8 @@
 //! * [`run::run`] — executes a plan in a run folder: resumable (records are appended per chunk,
 //!   a rerun skips what is done and gives a byte-identical summary), cached (token maps keyed by
 //!   content hash), with a manifest, galleries and reports.
+//! * [`leaderboard::report`] — `faithbench report`: rebuilds run folders' summaries from their
+//!   records and writes their leaderboard (ranks, paired tests, corrected p-values; HTML page).
 //! * [`run::report`], [`check::check`], [`compare::compare`], [`explain::explain`],
 //!   [`listing::listing`] — the other commands of the `faithbench` binary, which only parses
 //!   flags and prints.
@@ -53,6 +55,7 @@ pub mod error;
 pub mod execute;
 pub mod explain;
 pub mod gallery;
+pub mod leaderboard;
 pub mod listing;
 pub mod lock;
 pub mod merge;

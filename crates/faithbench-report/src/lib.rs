@@ -14,12 +14,15 @@
 //! - [`overlay`] — the `jet` colour map, [`overlay::heatmap_overlay`], [`overlay::side_by_side`]
 //!   and [`overlay::gallery_html`].
 //! - [`tokens_html`] — [`tokens_html::token_heatmap_html`].
+//! - [`leaderboard`] — the leaderboard of `faithbench report`: ranking, compact letters,
+//!   Markdown and the self-contained HTML page.
 
 #![warn(missing_docs)]
 
 mod error;
 mod font;
 pub mod html;
+pub mod leaderboard;
 pub mod overlay;
 pub mod plot;
 pub mod table;

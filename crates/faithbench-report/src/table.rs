@@ -239,7 +239,7 @@ fn csv_kind_msg(kind: &csv::ErrorKind) -> String {
 }
 
 /// Escapes a string for a Markdown table cell (`|` → `\|`, newlines → spaces).
-fn md_cell(s: &str) -> String {
+pub(crate) fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 

@@ -338,6 +338,12 @@ impl Protocol for Perturbation {
     }
 
     /// AUCs in percent (every rule but `bi2023`) get 0.5 points, the fraction's 0.005 × 100.
+    /// The AUC; `clean_accuracy` (the model on clean images, the same for every explainer) is
+    /// not a ranking.
+    fn on_leaderboard(&self, metric: &str) -> bool {
+        metric != "clean_accuracy"
+    }
+
     fn tolerance(&self, metric: &str) -> f64 {
         if metric == "auc" && self.settings.auc != AucRule::Bi2023 {
             0.5

@@ -393,6 +393,12 @@ impl Protocol for TextPerturbation {
             .collect()
     }
 
+    /// The AUC; `clean_accuracy` (the model on clean texts, the same for every explainer) is
+    /// not a ranking.
+    fn on_leaderboard(&self, metric: &str) -> bool {
+        metric != "clean_accuracy"
+    }
+
     fn direction(&self, metric: &str) -> Direction {
         let headline = metric == "auc" || metric.starts_with("accuracy@");
         match self.0.config.mode {
