@@ -144,7 +144,7 @@ pub enum DataError {
 pub type DataResult<T> = std::result::Result<T, DataError>;
 
 /// An opened dataset: samples by position `0..len()`.
-pub trait DatasetReader {
+pub trait DatasetReader: Send + Sync {
     /// The kind name (`imagenet_val`, …).
     fn kind(&self) -> &'static str;
     /// Images or texts.

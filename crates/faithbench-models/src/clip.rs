@@ -647,6 +647,19 @@ impl Clip {
     fn similarity(&self, a: Tensor<2>, b_n: &Tensor<2>) -> Tensor<2> {
         l2_normalize(a).matmul(b_n.clone().transpose()) * self.scale()
     }
+
+    /// [`similarity`](Self::similarity) with the L2 normalisation under a normalisation rule:
+    /// `Identity` detaches the norm, as the LRP rules treat every normalisation (the plain
+    /// gradient of a scale-invariant normalisation has a Gradient × Input that sums to zero).
+    fn similarity_ruled(&self, a: Tensor<2>, b_n: &Tensor<2>, rule: crate::rules::NormRule) -> Tensor<2> {
+        match rule {
+            crate::rules::NormRule::Gradient => self.similarity(a, b_n),
+            crate::rules::NormRule::Identity => {
+                let norm = (a.clone() * a.clone()).sum_dim(1).sqrt().detach();
+                (a / norm).matmul(b_n.clone().transpose()) * self.scale()
+            }
+        }
+    }
 }
 
 fn check_features(f: &Tensor<2>, embed: usize, what: &str) -> Result<()> {
@@ -796,9 +809,10 @@ impl Explainable for ClipImageClassifier {
         let visual = &self.model.visual;
         let x = visual.embed_ruled(leaf.clone(), rules.layer_norm, eps);
         let x = visual.transformer.forward_ruled(x, None, rules, eps);
-        let logits = self.model.similarity(
+        let logits = self.model.similarity_ruled(
             visual.head_ruled(x, rules.layer_norm, eps),
             &self.text_features,
+            rules.layer_norm,
         );
         let g = leaf_gradient(&logits, &leaf, request)?;
         Ok(patch_sums(img.inner() * g, self.model.config.patch_size))
@@ -909,10 +923,11 @@ impl Explainable for ClipTextView {
             &request.rules,
             self.model.config.ln_eps,
         );
-        let logits = self.model.similarity(
+        let logits = self.model.similarity_ruled(
             self.model
                 .text_head_ruled(x, &eot, request.rules.layer_norm),
             &self.image_features,
+            request.rules.layer_norm,
         );
         let g = leaf_gradient(&logits, &leaf, request)?;
         Ok((tok.inner() * g).sum_dim(2).squeeze_dim(2))

@@ -203,7 +203,7 @@ impl Family {
 }
 
 /// A model the explainers can trace.
-pub trait Explainable {
+pub trait Explainable: Send + Sync {
     /// Model family.
     fn family(&self) -> Family;
     /// Number of attention layers L.

@@ -7,7 +7,7 @@
 //! map changes its key, so a hit is always valid. Files are written atomically (temporary file
 //! + rename); an unreadable cache file counts as a miss and is rewritten.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::path::{Path, PathBuf};
 
 use faithbench_data::files::write_atomic;
@@ -24,9 +24,9 @@ use crate::util::canonical_hash;
 pub struct Cache {
     dir: Option<PathBuf>,
     /// Hits so far.
-    pub hits: Cell<usize>,
+    pub hits: AtomicUsize,
     /// Misses so far.
-    pub misses: Cell<usize>,
+    pub misses: AtomicUsize,
 }
 
 #[derive(Serialize)]
@@ -58,8 +58,8 @@ impl Cache {
     pub fn new(dir: Option<&Path>) -> Self {
         Cache {
             dir: dir.map(Path::to_path_buf),
-            hits: Cell::new(0),
-            misses: Cell::new(0),
+            hits: AtomicUsize::new(0),
+            misses: AtomicUsize::new(0),
         }
     }
 
@@ -112,8 +112,8 @@ impl Cache {
             .and_then(|a| a.to_f32_vec().ok())
             .filter(|v| v.len() == len && v.iter().all(|x| x.is_finite()));
         match &got {
-            Some(_) => self.hits.set(self.hits.get() + 1),
-            None => self.misses.set(self.misses.get() + 1),
+            Some(_) => _ = self.hits.fetch_add(1, Ordering::Relaxed),
+            None => _ = self.misses.fetch_add(1, Ordering::Relaxed),
         }
         got
     }

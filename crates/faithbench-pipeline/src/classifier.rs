@@ -30,6 +30,7 @@ pub fn clip_zero_shot(clip: &Clip, prompts: &[String]) -> Result<ClipImageClassi
 }
 
 /// Runs an image model on raw `[0, 1]` images, normalising them itself.
+#[derive(Clone, Copy)]
 pub struct ImageModel<'a> {
     /// The model.
     pub model: &'a dyn Explainable,
@@ -84,6 +85,7 @@ impl ImageClassifier for ImageModel<'_> {
 /// change the logits of a row with at least one unmasked position. A row whose positions are all
 /// masked (e.g. 100 % removed) keeps its full length, because there the attention is uniform over
 /// all (masked) positions, as in the reference.
+#[derive(Clone, Copy)]
 pub struct TextModel<'a> {
     /// The model.
     pub model: &'a dyn Explainable,

@@ -16,6 +16,7 @@ use faithbench_explain::{ExplainBatch, Explainer};
 use faithbench_models::tokenize::TextTokenizer;
 use faithbench_models::{Explainable, ModelInput};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cache::Cache;
@@ -77,6 +78,20 @@ pub struct Counters {
     pub samples_skipped: usize,
     /// Computed maps that were constant (the perturbation test ranks their pixels by index).
     pub constant_maps: usize,
+}
+
+/// What one (explainer, class) job of a chunk computed.
+struct JobOutput<Maps> {
+    /// The prepared maps (for the gallery).
+    prepared: Maps,
+    /// How many maps were constant.
+    constant: usize,
+    /// Per evaluator: (plan index, the record lines still missing, their chunk rows).
+    records: Vec<(usize, Vec<String>, BTreeSet<usize>)>,
+    /// Seconds explaining (cache misses).
+    explain_secs: f64,
+    /// Seconds evaluating.
+    evaluate_secs: f64,
 }
 
 /// Whether to go on after a step.
@@ -213,7 +228,8 @@ impl Exec<'_> {
     /// sample b's map.
     #[allow(clippy::too_many_arguments)]
     fn maps(
-        &mut self,
+        &self,
+        explain_secs: &mut f64,
         model: &dyn Explainable,
         xi: usize,
         ds: &PlanDataset,
@@ -243,7 +259,7 @@ impl Exec<'_> {
             }
         }
         let explainer = &self.explainers[xi];
-        let tm = timed(&mut self.stages.explain, || {
+        let tm = timed(explain_secs, || {
             explainer
                 .explain(
                     model,
@@ -279,6 +295,72 @@ impl Exec<'_> {
         Ok(rows)
     }
 
+    /// One (explainer, class) job of a chunk: its maps (cache or explainer), prepared, and the
+    /// records of every evaluator of that class still missing rows. Pure apart from cache
+    /// writes (safe from several threads, `crate::cache`).
+    #[allow(clippy::too_many_arguments)]
+    fn run_job<M: Modality>(
+        &self,
+        m: &M,
+        chunk: &M::Chunk,
+        ds: &PlanDataset,
+        evs: &[usize],
+        pending: &[Vec<Vec<usize>>],
+        ids: &[String],
+        shapes: &[Vec<usize>],
+        xi: usize,
+        cl: ExplainedClass,
+        targets: &[usize],
+    ) -> Result<JobOutput<M::Maps>> {
+        let plan = self.plan;
+        let x = &plan.plan.explainers[xi];
+        let mut explain_secs = 0.0;
+        let maps = self.maps(&mut explain_secs, m.model(), xi, ds, m.input(chunk), ids, targets, shapes)?;
+        let (prepared, constant) = m.prepare(chunk, maps)?;
+        let t = Instant::now();
+        let mut records = Vec::new();
+        for (k, &ei) in evs.iter().enumerate() {
+            let e = &plan.plan.evaluators[ei];
+            let ev = self.evaluators[ei].as_ref();
+            if ev.explained() != cl || pending[k][xi].is_empty() {
+                continue;
+            }
+            let want: BTreeSet<usize> = pending[k][xi].iter().copied().collect();
+            let recs = m
+                .evaluate(
+                    ev,
+                    chunk,
+                    &prepared,
+                    targets,
+                    plan.plan.eval_batch_size,
+                    ev.reexplains().then(|| self.explainers[xi].as_ref()),
+                )
+                .context(|| format!("evaluator `{}` with explainer `{}`", e.name, x.label))?;
+            if recs.len() != ids.len() {
+                return Err(Error::failure(format!(
+                    "evaluator `{}` returned {} records for {} samples",
+                    e.name,
+                    recs.len(),
+                    ids.len()
+                )));
+            }
+            let keep: Vec<String> = recs
+                .into_iter()
+                .enumerate()
+                .filter(|(r, _)| want.contains(r))
+                .map(|(_, l)| l)
+                .collect();
+            records.push((ei, keep, want));
+        }
+        Ok(JobOutput {
+            prepared,
+            constant,
+            records,
+            explain_secs,
+            evaluate_secs: t.elapsed().as_secs_f64(),
+        })
+    }
+
     /// Runs every evaluator of dataset `di` through modality `m`.
     fn run_loop<M: Modality>(&mut self, m: &mut M, di: usize) -> Result<Step> {
         let plan = self.plan;
@@ -289,7 +371,7 @@ impl Exec<'_> {
         }
         let n = ds.num_samples;
         let b = plan.plan.batch_size;
-        let out = &plan.locations.out_dir;
+        let out_dir = &plan.locations.out_dir;
         let shard = self.shard;
         let in_shard = move |chunk: usize| shard.is_none_or(|s| s.has_chunk(chunk));
         let planned = (0..n).filter(|p| in_shard(p / b)).count();
@@ -311,10 +393,12 @@ impl Exec<'_> {
             let preds = m.predictions(&chunk).to_vec();
             let labels = m.labels(&chunk);
             let shapes = m.map_shapes(&chunk);
-            for (xi, x) in plan.plan.explainers.iter().enumerate() {
-                if !applicable[xi] {
-                    continue;
-                }
+            // The (explainer, class) jobs of the chunk, computed on the worker threads (each
+            // job's numbers are the same on any thread: its batches do not depend on the
+            // others), then written in job order, so records, cache and gallery are what a
+            // sequential loop writes and the record budget stops at the same record.
+            let mut jobs: Vec<(usize, ExplainedClass, Vec<usize>)> = Vec::new();
+            for xi in (0..plan.plan.explainers.len()).filter(|&xi| applicable[xi]) {
                 for cl in self.classes_to_explain(&evs, &pending, xi) {
                     let targets: Vec<usize> = match cl {
                         ExplainedClass::Predicted => preds.clone(),
@@ -330,62 +414,41 @@ impl Exec<'_> {
                             })
                             .collect::<Result<_>>()?,
                     };
-                    let maps =
-                        self.maps(m.model(), xi, ds, m.input(&chunk), ids, &targets, &shapes)?;
-                    let (prepared, constant) = m.prepare(&chunk, maps)?;
-                    self.counters.constant_maps += constant;
-                    let t = Instant::now();
-                    for (r, &p) in positions.iter().enumerate() {
-                        if p >= plan.options.gallery {
-                            break;
-                        }
-                        m.gallery(out, ds, &chunk, &prepared, r, p, x, cl, targets[r])?;
+                    jobs.push((xi, cl, targets));
+                }
+            }
+            let this = &*self;
+            let (chunk_ref, m_ref) = (&chunk, &*m);
+            let results: Vec<Result<JobOutput<M::Maps>>> = jobs
+                .par_iter()
+                .map(|(xi, cl, targets)| {
+                    this.run_job(m_ref, chunk_ref, ds, &evs, &pending, ids, &shapes, *xi, *cl, targets)
+                })
+                .collect();
+            for ((xi, cl, targets), result) in jobs.iter().zip(results) {
+                let (xi, cl) = (*xi, *cl);
+                let x = &plan.plan.explainers[xi];
+                let out = result?;
+                self.stages.explain += out.explain_secs;
+                self.stages.evaluate += out.evaluate_secs;
+                self.counters.constant_maps += out.constant;
+                let t = Instant::now();
+                for (r, &p) in positions.iter().enumerate() {
+                    if p >= plan.options.gallery {
+                        break;
                     }
-                    self.stages.gallery += t.elapsed().as_secs_f64();
-                    for (k, &ei) in evs.iter().enumerate() {
-                        let e = &plan.plan.evaluators[ei];
-                        if self.evaluators[ei].explained() != cl || pending[k][xi].is_empty() {
-                            continue;
-                        }
-                        let want: BTreeSet<usize> = pending[k][xi].iter().copied().collect();
-                        let t = Instant::now();
-                        let recs = m
-                            .evaluate(
-                                self.evaluators[ei].as_ref(),
-                                &chunk,
-                                &prepared,
-                                &targets,
-                                plan.plan.eval_batch_size,
-                                self.evaluators[ei]
-                                    .reexplains()
-                                    .then(|| self.explainers[xi].as_ref()),
-                            )
-                            .context(|| {
-                                format!("evaluator `{}` with explainer `{}`", e.name, x.label)
-                            })?;
-                        if recs.len() != ids.len() {
-                            return Err(Error::failure(format!(
-                                "evaluator `{}` returned {} records for {} samples",
-                                e.name,
-                                recs.len(),
-                                ids.len()
-                            )));
-                        }
-                        let keep: Vec<String> = recs
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(r, _)| want.contains(r))
-                            .map(|(_, l)| l)
-                            .collect();
-                        self.stages.evaluate += t.elapsed().as_secs_f64();
-                        records::append(&records_path(out, e, x), &keep)?;
-                        for &r in &want {
-                            self.done[ei][xi].insert(ids[r].clone());
-                        }
-                        if self.note_written(keep.len()) == Step::Stop {
-                            pb.finish_and_clear();
-                            return Ok(Step::Stop);
-                        }
+                    m.gallery(out_dir, ds, &chunk, &out.prepared, r, p, x, cl, targets[r])?;
+                }
+                self.stages.gallery += t.elapsed().as_secs_f64();
+                for (ei, keep, want) in out.records {
+                    let e = &plan.plan.evaluators[ei];
+                    records::append(&records_path(out_dir, e, x), &keep)?;
+                    for &r in &want {
+                        self.done[ei][xi].insert(ids[r].clone());
+                    }
+                    if self.note_written(keep.len()) == Step::Stop {
+                        pb.finish_and_clear();
+                        return Ok(Step::Stop);
                     }
                 }
             }

@@ -470,8 +470,8 @@ pub fn run_settings(
     } else {
         0.0
     };
-    manifest.cache_hits = exec.cache.hits.get();
-    manifest.cache_misses = exec.cache.misses.get();
+    manifest.cache_hits = exec.cache.hits.load(std::sync::atomic::Ordering::Relaxed);
+    manifest.cache_misses = exec.cache.misses.load(std::sync::atomic::Ordering::Relaxed);
     manifest.constant_maps = c.constant_maps;
     write_manifest(&out, &manifest)?;
     if c.constant_maps > 0 {

@@ -200,7 +200,7 @@ impl Modality for ImageModality<'_> {
     }
 
     fn evaluate(
-        &mut self,
+        &self,
         evaluator: &dyn Evaluator,
         chunk: &ImageBatch,
         maps: &ImageMaps,
@@ -208,6 +208,7 @@ impl Modality for ImageModality<'_> {
         eval_batch: usize,
         explainer: Option<&dyn Explainer>,
     ) -> Result<Vec<String>> {
+        let mut classifier = self.classifier;
         let s = self.image_size;
         let mut re = explainer.map(|explainer| ModelReexplain {
             model: self.classifier.model,
@@ -238,7 +239,7 @@ impl Modality for ImageModality<'_> {
             samples,
             height: s,
             width: s,
-            classifier: &mut self.classifier,
+            classifier: &mut classifier,
             eval_batch,
             reexplain: re.as_mut().map(|r| r as &mut dyn Reexplain),
         });

@@ -18,11 +18,11 @@ pub mod reexplain;
 pub mod text;
 
 /// One modality of the run loop.
-pub trait Modality {
+pub trait Modality: Sync {
     /// A loaded chunk: samples, model input, clean predictions.
-    type Chunk;
+    type Chunk: Sync;
     /// Maps of a chunk prepared for the evaluators.
-    type Maps;
+    type Maps: Send + Sync;
 
     /// The model (on the autodiff device) the explainers trace.
     fn model(&self) -> &dyn Explainable;
@@ -59,9 +59,11 @@ pub trait Modality {
     /// `explainer` is the pair's explainer for evaluators that re-explain on randomised models
     /// ([`Evaluator::reexplains`]); the chunk then carries a
     /// [`reexplain::ModelReexplain`] of the modality's model.
+    /// Takes `&self` (the classifier is copied per call), so the run loop evaluates the
+    /// explainers of a chunk on several threads.
     #[allow(clippy::too_many_arguments)]
     fn evaluate(
-        &mut self,
+        &self,
         evaluator: &dyn Evaluator,
         chunk: &Self::Chunk,
         maps: &Self::Maps,

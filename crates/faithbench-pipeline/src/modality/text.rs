@@ -175,7 +175,7 @@ impl Modality for TextModality<'_> {
     }
 
     fn evaluate(
-        &mut self,
+        &self,
         evaluator: &dyn Evaluator,
         chunk: &TextBatchChunk,
         maps: &TextMaps,
@@ -183,6 +183,7 @@ impl Modality for TextModality<'_> {
         eval_batch: usize,
         explainer: Option<&dyn Explainer>,
     ) -> Result<Vec<String>> {
+        let mut classifier = self.classifier;
         let mut re = explainer.map(|explainer| ModelReexplain {
             model: self.classifier.model,
             explainer,
@@ -216,7 +217,7 @@ impl Modality for TextModality<'_> {
         let pad_id = self.classifier.pad_id;
         let mut ec = EvalChunk::Text(TextChunk {
             docs,
-            classifier: &mut self.classifier,
+            classifier: &mut classifier,
             pad_id,
             eval_batch,
             reexplain: re.as_mut().map(|r| r as &mut dyn Reexplain),
