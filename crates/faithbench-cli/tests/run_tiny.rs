@@ -179,8 +179,26 @@ fn run_writes_every_output_with_expected_summary_rows() {
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     // perturbation: auc + clean_accuracy + 9 levels + tie_share + 9 levels of it, × 2 tests
-    // × 2 explainers; segmentation: pixel_accuracy, miou, map, mf1, mf1_rows_reference × 2
-    assert_eq!(rows.len(), 21 * 2 * 2 + 5 * 2, "{csv}");
+    // × 2 explainers; segmentation: pixel_accuracy, miou, map, mf1, mf1_rows_reference × 2;
+    // the symmetric relevance gain of the positive/negative pair × 2
+    assert_eq!(rows.len(), 21 * 2 * 2 + 5 * 2 + 2, "{csv}");
+    let value = |e: &str, x: &str, m: &str| -> f64 {
+        rows.iter()
+            .find(|r| r[0] == e && r[1] == x && r[2] == m)
+            .unwrap_or_else(|| panic!("no row {e} {x} {m}"))[3]
+            .parse()
+            .unwrap()
+    };
+    for x in ["Ours-H", "rollout"] {
+        let srg = value(
+            "srg(perturbation_negative_predicted - perturbation_positive_predicted)",
+            x,
+            "srg",
+        );
+        let want = value("perturbation_negative_predicted", x, "auc")
+            - value("perturbation_positive_predicted", x, "auc");
+        assert!((srg - want).abs() < 2e-6, "{x}: SRG {srg} vs {want}");
+    }
     for (e, n) in [
         ("perturbation_positive_predicted", "9"),
         ("perturbation_negative_predicted", "9"),

@@ -93,7 +93,8 @@ pub fn summarise_run(plan: &Plan, run_dir: &Path) -> Result<RunSummary> {
         figures.push(ev.figures(&e.name, &e.stem, &erows, &curves));
         rows.extend(erows);
     }
-    let (srg_rows, srg_figures) = crate::symmetric::rows(plan, run_dir, &evs)?;
+    let records = |e: &PlanEvaluator, x: &PlanExplainer| pair_records(plan, run_dir, e, x);
+    let (srg_rows, srg_figures) = crate::symmetric::rows(plan, &evs, &records)?;
     rows.extend(srg_rows);
     figures.push(srg_figures);
     Ok(RunSummary {

@@ -9,8 +9,7 @@ use faithbench_eval::symmetric::{srg, srg_name, RemovalOrder, SampleAucs};
 use faithbench_eval::{Evaluator, Figure, SummaryRow};
 
 use crate::error::{Context, Result};
-use crate::plan::{Plan, PlanEvaluator};
-use crate::summary::pair_records;
+use crate::plan::{Plan, PlanEvaluator, PlanExplainer};
 
 /// A symmetric pair of evaluators (plan indices).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +51,17 @@ pub fn pairs(plan: &Plan, evs: &[Box<dyn Evaluator>]) -> Vec<SymmetricPair> {
     out
 }
 
+/// The records of an (evaluator, explainer) pair, restricted to the plan's samples and sorted
+/// by sample id (the summary's `pair_records`).
+pub type PairRecords<'a> = dyn Fn(&PlanEvaluator, &PlanExplainer) -> Result<Vec<String>> + 'a;
+
 fn aucs(
-    plan: &Plan,
-    run_dir: &std::path::Path,
+    records: &PairRecords<'_>,
     e: &PlanEvaluator,
     ev: &dyn Evaluator,
-    x: &crate::plan::PlanExplainer,
+    x: &PlanExplainer,
 ) -> Result<SampleAucs> {
-    let recs = pair_records(plan, run_dir, e, x)?;
+    let recs = records(e, x)?;
     let ids: Vec<String> = recs
         .iter()
         .map(|l| faithbench_eval::evaluator::record_id(l).unwrap_or_default())
@@ -70,11 +72,11 @@ fn aucs(
     Ok(ids.into_iter().zip(a).collect())
 }
 
-/// The SRG rows and figures of a run folder.
+/// The SRG rows and figures of a run, from its pairs' `records`.
 pub fn rows(
     plan: &Plan,
-    run_dir: &std::path::Path,
     evs: &[Box<dyn Evaluator>],
+    records: &PairRecords<'_>,
 ) -> Result<(Vec<SummaryRow>, Vec<Figure>)> {
     let cfg = &plan.plan.bootstrap;
     let mut rows = Vec::new();
@@ -87,8 +89,8 @@ pub fn rows(
             if !negatives.iter().any(|(_, y)| y.label == x.label) {
                 continue;
             }
-            let mut pos = aucs(plan, run_dir, ep, evs[p.positive].as_ref(), x)?;
-            let mut neg = aucs(plan, run_dir, en, evs[p.negative].as_ref(), x)?;
+            let mut pos = aucs(records, ep, evs[p.positive].as_ref(), x)?;
+            let mut neg = aucs(records, en, evs[p.negative].as_ref(), x)?;
             // pair by sample id: the samples both orders hold
             pos.retain(|(id, _)| neg.iter().any(|(n, _)| n == id));
             neg.retain(|(id, _)| pos.iter().any(|(q, _)| q == id));

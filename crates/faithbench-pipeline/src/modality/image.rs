@@ -210,17 +210,17 @@ impl Modality for ImageModality<'_> {
     ) -> Result<Vec<String>> {
         let mut classifier = self.classifier;
         let s = self.image_size;
-        let mut re = explainer.map(|explainer| ModelReexplain {
-            model: self.classifier.model,
+        let mut re = ModelReexplain::of_chunk(
+            self.classifier.model,
             explainer,
-            input: &chunk.input,
+            &chunk.input,
             targets,
-            ids: chunk.items.iter().map(|it| it.id.clone()).collect(),
-            form: MapForm::Upsampled {
+            chunk.items.iter().map(|it| it.id.clone()),
+            MapForm::Upsampled {
                 grid: self.grid,
                 patch: self.patch,
             },
-        });
+        );
         let samples = chunk
             .items
             .iter()

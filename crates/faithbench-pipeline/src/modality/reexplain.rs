@@ -45,7 +45,27 @@ fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> ClassifierError {
     ClassifierError(Box::new(e))
 }
 
-impl ModelReexplain<'_> {
+impl<'a> ModelReexplain<'a> {
+    /// The re-explainer of a chunk whose samples have the ids `ids`, when the evaluator asks for
+    /// one (`explainer` given).
+    pub fn of_chunk(
+        model: &'a dyn Explainable,
+        explainer: Option<&'a dyn Explainer>,
+        input: &'a ModelInput,
+        targets: &'a [usize],
+        ids: impl Iterator<Item = String>,
+        form: MapForm,
+    ) -> Option<Self> {
+        explainer.map(|explainer| ModelReexplain {
+            model,
+            explainer,
+            input,
+            targets,
+            ids: ids.collect(),
+            form,
+        })
+    }
+
     fn rows(&self, tm: &TokenMaps) -> Result<Vec<Vec<f32>>, ClassifierError> {
         (0..tm.batch)
             .map(|b| match self.form {

@@ -184,14 +184,14 @@ impl Modality for TextModality<'_> {
         explainer: Option<&dyn Explainer>,
     ) -> Result<Vec<String>> {
         let mut classifier = self.classifier;
-        let mut re = explainer.map(|explainer| ModelReexplain {
-            model: self.classifier.model,
+        let mut re = ModelReexplain::of_chunk(
+            self.classifier.model,
             explainer,
-            input: &chunk.input,
+            &chunk.input,
             targets,
-            ids: chunk.items.iter().map(|it| it.id.clone()).collect(),
-            form: MapForm::Clamped,
-        });
+            chunk.items.iter().map(|it| it.id.clone()),
+            MapForm::Clamped,
+        );
         let docs = chunk
             .items
             .iter()
