@@ -1,6 +1,6 @@
 //! End to end through the `faithbench` binary: the model-parameter randomisation sanity check
 //! (images and text), the symmetric relevance gain of removal tests run in both orders, and
-//! insertion / deletion curves, on the demo's trained shapes ViT and planted BERT
+//! insertion / deletion curves (images and text), on the demo's trained shapes ViT and planted BERT
 //! (`models/shapes_vit_cls`, `models/planted_bert`) with a few samples each.
 //!
 //! What is checked by construction rather than by stored numbers:
@@ -106,6 +106,22 @@ mode = "deletion"
 levels = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 [[evaluators]]
+kind = "text_insertion_deletion"
+name = "text_deletion"
+dataset = "planted"
+mode = "deletion"
+class = "target"
+levels = [0.0, 0.5, 1.0]
+
+[[evaluators]]
+kind = "text_insertion_deletion"
+name = "text_insertion"
+dataset = "planted"
+mode = "insertion"
+class = "target"
+levels = [0.0, 0.5, 1.0]
+
+[[evaluators]]
 kind = "insertion_deletion"
 name = "insertion"
 dataset = "val"
@@ -187,6 +203,20 @@ fn sanity_check_srg_and_curves_end_to_end() {
         let auc = get("deletion", x, "auc");
         assert!((0.0..=1.0).contains(&auc));
     }
+    // text: nothing deleted = everything inserted = the clean document, for every explainer;
+    // everything deleted = nothing inserted = only [CLS] [SEP]
+    let clean = get("text_deletion", "random", "prob@0.0");
+    let empty = get("text_deletion", "random", "prob@1.0");
+    for x in ["raw_attention", "random"] {
+        assert!((get("text_deletion", x, "prob@0.0") - clean).abs() < 1e-9);
+        assert!((get("text_insertion", x, "prob@1.0") - clean).abs() < 1e-9);
+        assert!((get("text_deletion", x, "prob@1.0") - empty).abs() < 1e-9);
+        assert!((get("text_insertion", x, "prob@0.0") - empty).abs() < 1e-9);
+    }
+    assert!(
+        get("text_deletion", "raw_attention", "auc") < get("text_insertion", "raw_attention", "auc"),
+        "on the planted BERT the attended pieces carry the label"
+    );
     for f in [
         "plots/mprt_spearman.png",
         "plots/mprt_ssim.png",

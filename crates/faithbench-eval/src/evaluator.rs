@@ -603,6 +603,7 @@ pub const EVALUATORS: &[EvaluatorInfo] = &[
     crate::evaluators::insertion_deletion::EVALUATOR,
     crate::evaluators::model_randomization::EVALUATOR,
     crate::evaluators::text_model_randomization::EVALUATOR,
+    crate::evaluators::text_insertion_deletion::EVALUATOR,
 ];
 
 /// The evaluator kind of this name.

@@ -42,6 +42,9 @@ pub enum Baseline {
     Mean,
     /// A Gaussian blur of the image, σ in pixels.
     Blur(f64),
+    /// Text: the `[PAD]` id with attention mask 0 — the word piece removed, as the text
+    /// perturbation test removes it.
+    Pad,
 }
 
 /// Errors of the insertion/deletion test.
@@ -154,6 +157,7 @@ pub fn baseline_image(image: &[f32], h: usize, w: usize, baseline: Baseline, mea
             .flat_map(|c| std::iter::repeat_n(mean[c], h * w))
             .collect(),
         Baseline::Blur(s) => gaussian_blur(image, h, w, s),
+        Baseline::Pad => image.to_vec(),
     }
 }
 
@@ -235,6 +239,95 @@ pub fn run_curves<C: ImageClassifier + ?Sized>(
     Ok(out)
 }
 
+/// One document to test: its word pieces, which of them are special (never changed, never
+/// counted), their relevance and the followed class.
+#[derive(Debug, Clone, Copy)]
+pub struct TextCurveSample<'a> {
+    /// Sample id.
+    pub sample_id: &'a str,
+    /// Token ids incl. specials.
+    pub ids: &'a [u32],
+    /// Whether each piece is special (`[CLS]`, `[SEP]`).
+    pub special: &'a [bool],
+    /// Relevance per piece.
+    pub relevance: &'a [f32],
+    /// The class whose probability is followed.
+    pub class: usize,
+}
+
+/// The curves of a batch of documents: at level p the `int(n · p)` most relevant of the n
+/// non-special pieces (ties: the lower position first) are removed (deletion: `[PAD]`, mask 0)
+/// or are the only ones kept (insertion: every other non-special piece removed).
+pub fn run_text_curves<C: crate::text_perturbation::TextClassifier + ?Sized>(
+    classifier: &mut C,
+    samples: &[TextCurveSample<'_>],
+    mode: CurveMode,
+    levels: &[f64],
+    pad_id: u32,
+    max_batch: usize,
+) -> Result<Vec<CurveRecord>, CurveError> {
+    check_levels(levels)?;
+    let max_batch = max_batch.max(1);
+    let mut out = Vec::with_capacity(samples.len());
+    for s in samples {
+        let bad = |message: String| CurveError::Sample {
+            sample_id: s.sample_id.to_string(),
+            message,
+        };
+        if s.special.len() != s.ids.len() || s.relevance.len() != s.ids.len() {
+            return Err(bad(format!(
+                "{} ids, {} special flags and {} relevance values",
+                s.ids.len(),
+                s.special.len(),
+                s.relevance.len()
+            )));
+        }
+        if let Some(p) = s.relevance.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("non-finite relevance at piece {p}")));
+        }
+        let mut ranked: Vec<usize> = (0..s.ids.len()).filter(|&i| !s.special[i]).collect();
+        // stable: equal relevance keeps the lower position first
+        ranked.sort_by(|&a, &b| s.relevance[b].total_cmp(&s.relevance[a]));
+        let n = ranked.len();
+        let (mut ids, mut masks) = (Vec::new(), Vec::new());
+        for &p in levels {
+            let k = count_for_fraction(n, p).map_err(|e| CurveError::Config(e.to_string()))?;
+            let mut id = s.ids.to_vec();
+            let mut mask = vec![1u8; id.len()];
+            let removed = match mode {
+                CurveMode::Deletion => &ranked[..k],
+                CurveMode::Insertion => &ranked[k..],
+            };
+            for &i in removed {
+                id[i] = pad_id;
+                mask[i] = 0;
+            }
+            ids.push(id);
+            masks.push(mask);
+        }
+        let mut probs = Vec::with_capacity(levels.len());
+        for (ib, mb) in ids.chunks(max_batch).zip(masks.chunks(max_batch)) {
+            let logits = classifier
+                .logits(ib, mb)
+                .map_err(|e| CurveError::Classifier(Box::new(e)))?;
+            for row in logits {
+                if s.class >= row.len() {
+                    return Err(bad(format!("class {} out of range for {} classes", s.class, row.len())));
+                }
+                probs.push(softmax(&row)[s.class]);
+            }
+        }
+        out.push(CurveRecord {
+            sample_id: s.sample_id.to_string(),
+            mode,
+            levels: levels.to_vec(),
+            probs,
+            class: s.class,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +387,59 @@ mod tests {
         let d = run_curves(&mut Sum, &s, 1, 2, CurveMode::Deletion, &levels, Baseline::Mean, [0.5; 3], TieBreak::LowestIndex, 4).unwrap();
         assert!((d[0].probs[1] - sigma(10.0)).abs() < 1e-6);
         assert!(check_levels(&[0.0]).is_err() && check_levels(&[0.5, 0.2]).is_err());
+    }
+
+    /// A text "classifier" whose class-1 logit is 10 × (number of unmasked pieces with id 7).
+    struct CountSevens;
+    impl crate::text_perturbation::TextClassifier for CountSevens {
+        type Error = std::io::Error;
+        fn num_classes(&self) -> usize {
+            2
+        }
+        fn logits(&mut self, ids: &[Vec<u32>], masks: &[Vec<u8>]) -> Result<Vec<Vec<f32>>, std::io::Error> {
+            Ok(ids
+                .iter()
+                .zip(masks)
+                .map(|(i, m)| {
+                    let n = i.iter().zip(m).filter(|(&t, &k)| t == 7 && k == 1).count();
+                    vec![0.0, 10.0 * n as f32]
+                })
+                .collect())
+        }
+    }
+
+    /// By hand: [CLS] 7 5 7 [SEP] with relevance (9, 0.8, 0.1, 0.5, 9): the specials never
+    /// move; the three pieces rank 1 (0.8), 3 (0.5), 2 (0.1). Deletion at (0, 1/3, 2/3, 1)
+    /// removes 0, 1, 2, 3 of them: sevens left 2, 1, 0, 0; insertion keeps 0, 1, 2, 3: sevens 0,
+    /// 1, 2, 2.
+    #[test]
+    fn text_deletion_and_insertion_by_hand() {
+        let ids = [101u32, 7, 5, 7, 102];
+        let special = [true, false, false, false, true];
+        let rel = [9.0f32, 0.8, 0.1, 0.5, 9.0];
+        let s = [TextCurveSample {
+            sample_id: "d",
+            ids: &ids,
+            special: &special,
+            relevance: &rel,
+            class: 1,
+        }];
+        let levels = [0.0, 1.0 / 3.0 + 1e-9, 2.0 / 3.0 + 1e-9, 1.0];
+        for batch in [1, 3] {
+            let d = run_text_curves(&mut CountSevens, &s, CurveMode::Deletion, &levels, 0, batch).unwrap();
+            let want: Vec<f64> = [2.0, 1.0, 0.0, 0.0].iter().map(|n: &f64| sigma(10.0 * n)).collect();
+            assert_eq!(d[0].probs.len(), 4);
+            for (g, w) in d[0].probs.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+            }
+            let i = run_text_curves(&mut CountSevens, &s, CurveMode::Insertion, &levels, 0, batch).unwrap();
+            let want: Vec<f64> = [0.0, 1.0, 2.0, 2.0].iter().map(|n: &f64| sigma(10.0 * n)).collect();
+            for (g, w) in i[0].probs.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+            }
+        }
+        let bad = [TextCurveSample { relevance: &rel[..2], ..s[0] }];
+        assert!(run_text_curves(&mut CountSevens, &bad, CurveMode::Deletion, &levels, 0, 1).is_err());
     }
 
     /// The blur keeps a constant image, conserves the mean of a symmetric pattern's interior,

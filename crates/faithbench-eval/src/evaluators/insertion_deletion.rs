@@ -1,4 +1,5 @@
-//! `kind = "insertion_deletion"`: insertion and deletion curves on images (Petsiuk et al. 2018;
+//! `kind = "insertion_deletion"` (images) and `kind = "text_insertion_deletion"` (texts,
+//! `text_insertion_deletion.rs`): insertion and deletion curves (Petsiuk et al. 2018;
 //! [`crate::insertion_deletion`]). The probability of the explained class as the most relevant
 //! pixels are deleted into (or inserted from) a named baseline.
 //!
@@ -17,7 +18,10 @@ use crate::evaluator::{
     PairNames, Protocol, ResolveContext, Resolved,
 };
 use crate::evaluators::perturbation::level_name;
-use crate::insertion_deletion::{check_levels, run_curves, Baseline, CurveMode, CurveRecord, CurveSample};
+use crate::insertion_deletion::{
+    check_levels, run_curves, run_text_curves, Baseline, CurveMode, CurveRecord, CurveSample,
+    TextCurveSample,
+};
 use crate::maps::TieBreak;
 use crate::perturbation::ExplainedClass;
 use crate::stats::{bootstrap_mean_ci, mean, BootstrapConfig};
@@ -96,14 +100,35 @@ pub const EVALUATOR: EvaluatorInfo = EvaluatorInfo {
 };
 
 fn resolve(table: &Map<String, Value>, ctx: &ResolveContext<'_>) -> EvalResult<Resolved> {
-    let k: Keys = config("insertion_deletion", table)?;
+    resolve_for(table, ctx, false)
+}
+
+/// Resolves the keys of the image (`text = false`) or the text kind: text has the one baseline
+/// `"pad"` (its default), images every other.
+pub(crate) fn resolve_for(
+    table: &Map<String, Value>,
+    ctx: &ResolveContext<'_>,
+    text: bool,
+) -> EvalResult<Resolved> {
+    let kind = if text { "text_insertion_deletion" } else { "insertion_deletion" };
+    let k: Keys = config(kind, table)?;
     let levels = k.levels.unwrap_or_else(default_levels);
     check_levels(&levels)
         .map_err(|e| EvalError::Config(format!("evaluator `{}`: {e}", ctx.evaluator)))?;
-    let baseline = k.baseline.unwrap_or(match k.mode {
-        CurveMode::Deletion => Baseline::Zero,
-        CurveMode::Insertion => Baseline::Blur(5.0),
+    let baseline = k.baseline.unwrap_or(match (text, k.mode) {
+        (true, _) => Baseline::Pad,
+        (false, CurveMode::Deletion) => Baseline::Zero,
+        (false, CurveMode::Insertion) => Baseline::Blur(5.0),
     });
+    if text != (baseline == Baseline::Pad) {
+        return Err(EvalError::Config(format!(
+            "evaluator `{}`: baseline {} is for {}; {kind} takes {}",
+            ctx.evaluator,
+            serde_json::to_string(&baseline).unwrap_or_default(),
+            if text { "images" } else { "text" },
+            if text { "\"pad\"" } else { "\"zero\", \"mean\" or { blur = σ }" }
+        )));
+    }
     if let Baseline::Blur(s) = baseline {
         if !(s.is_finite() && s > 0.0 && s <= 100.0) {
             return Err(EvalError::Config(format!(
@@ -113,6 +138,7 @@ fn resolve(table: &Map<String, Value>, ctx: &ResolveContext<'_>) -> EvalResult<R
         }
     }
     let mean = match (baseline, ctx.image) {
+        (Baseline::Pad, _) => [0.0; 3],
         (_, Some(f)) => f.mean,
         (Baseline::Mean, None) => {
             return Err(EvalError::Config(format!(
@@ -139,7 +165,11 @@ impl Protocol for InsertionDeletion {
     type Record = CurveRecord;
 
     fn kind(&self) -> &'static str {
-        "insertion_deletion"
+        if self.0.baseline == Baseline::Pad {
+            "text_insertion_deletion"
+        } else {
+            "insertion_deletion"
+        }
     }
 
     fn explained(&self) -> ExplainedClass {
@@ -147,6 +177,29 @@ impl Protocol for InsertionDeletion {
     }
 
     fn evaluate(&self, chunk: &mut EvalChunk<'_>) -> EvalResult<Vec<CurveRecord>> {
+        let s = &self.0;
+        if let EvalChunk::Text(c) = chunk {
+            let samples: Vec<TextCurveSample> = c
+                .docs
+                .iter()
+                .map(|d| TextCurveSample {
+                    sample_id: d.id,
+                    ids: d.ids,
+                    special: d.special,
+                    relevance: d.relevance,
+                    class: d.explained_class,
+                })
+                .collect();
+            return run_text_curves(
+                &mut *c.classifier,
+                &samples,
+                s.mode,
+                &s.levels,
+                c.pad_id,
+                c.eval_batch,
+            )
+            .map_err(EvalError::protocol);
+        }
         let c = chunk.image("insertion_deletion")?;
         let zeros = vec![0.0f32; c.height * c.width];
         let samples: Vec<CurveSample> = c
@@ -160,7 +213,6 @@ impl Protocol for InsertionDeletion {
                 class: s.explained_class,
             })
             .collect();
-        let s = &self.0;
         run_curves(
             &mut *c.classifier,
             &samples,
@@ -232,6 +284,7 @@ impl Protocol for InsertionDeletion {
                 Baseline::Zero => "zero (raw black)".to_string(),
                 Baseline::Mean => format!("mean {:?}", s.mean),
                 Baseline::Blur(x) => format!("Gaussian blur σ = {x} px"),
+                Baseline::Pad => "[PAD] with attention mask 0 (the piece removed)".to_string(),
             },
             s.levels,
             match s.class {
@@ -255,10 +308,14 @@ impl Protocol for InsertionDeletion {
         vec![Figure::Curves {
             file: stem.to_string(),
             title: name.to_string(),
-            x_label: match self.0.mode {
-                CurveMode::Deletion => "fraction of pixels deleted".into(),
-                CurveMode::Insertion => "fraction of pixels inserted".into(),
-            },
+            x_label: format!(
+                "fraction of {} {}",
+                if self.0.baseline == Baseline::Pad { "word pieces" } else { "pixels" },
+                match self.0.mode {
+                    CurveMode::Deletion => "deleted",
+                    CurveMode::Insertion => "inserted",
+                }
+            ),
             y_label: "probability of the explained class".into(),
             curves: curves.to_vec(),
         }]
@@ -329,10 +386,20 @@ mod tests {
             (serde_json::json!({"mode": "deletion", "levels": [0.5]}), "levels"),
             (serde_json::json!({"mode": "insertion", "baseline": {"blur": -1.0}}), "blur"),
             (serde_json::json!({"mode": "deletion", "baselin": "zero"}), "baselin"),
+            (serde_json::json!({"mode": "deletion", "baseline": "pad"}), "is for text"),
         ] {
             let e = resolve(t.as_object().unwrap(), &ctx(None)).unwrap_err().to_string();
             assert!(e.contains(msg), "{msg}: {e}");
         }
+        // the text kind: `pad` only, its default
+        let t = serde_json::json!({"mode": "insertion"});
+        let r = resolve_for(t.as_object().unwrap(), &ctx(None), true).unwrap();
+        let s: Settings = from_settings("x", &r.settings).unwrap();
+        assert_eq!(s.baseline, Baseline::Pad);
+        assert_eq!(Protocol::kind(&InsertionDeletion(s)), "text_insertion_deletion");
+        let t = serde_json::json!({"mode": "deletion", "baseline": "zero"});
+        let e = resolve_for(t.as_object().unwrap(), &ctx(None), true).unwrap_err();
+        assert!(e.to_string().contains("is for images"), "{e}");
     }
 
     /// The summary's AUC is the mean of the per-sample trapezoids (by hand) and `prob@p` the

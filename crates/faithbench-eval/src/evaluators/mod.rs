@@ -5,6 +5,7 @@ pub mod insertion_deletion;
 pub mod model_randomization;
 pub mod perturbation;
 pub mod segmentation;
+pub mod text_insertion_deletion;
 pub mod text_model_randomization;
 pub mod text_perturbation;
 pub mod zero_shot_perturbation;
