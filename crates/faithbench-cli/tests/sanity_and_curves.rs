@@ -198,7 +198,10 @@ fn sanity_check_srg_and_curves_end_to_end() {
     let del1 = get("deletion", "random", "prob@1.0");
     assert!((get("deletion", "raw_attention", "prob@1.0") - del1).abs() < 1e-9);
     let ins1 = get("insertion", "random", "prob@1.0");
-    assert!((ins1 - del0).abs() < 1e-9, "everything inserted is the clean image");
+    assert!(
+        (ins1 - del0).abs() < 1e-9,
+        "everything inserted is the clean image"
+    );
     for x in ["raw_attention", "random"] {
         let auc = get("deletion", x, "auc");
         assert!((0.0..=1.0).contains(&auc));
@@ -214,7 +217,8 @@ fn sanity_check_srg_and_curves_end_to_end() {
         assert!((get("text_insertion", x, "prob@0.0") - empty).abs() < 1e-9);
     }
     assert!(
-        get("text_deletion", "raw_attention", "auc") < get("text_insertion", "raw_attention", "auc"),
+        get("text_deletion", "raw_attention", "auc")
+            < get("text_insertion", "raw_attention", "auc"),
         "on the planted BERT the attended pieces carry the label"
     );
     for f in [

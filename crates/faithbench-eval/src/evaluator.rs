@@ -289,7 +289,10 @@ pub trait Protocol: Send + Sync + 'static {
     /// gain of removal tests. Default: an error (not a removal test).
     fn record_aucs(&self, records: &[Self::Record]) -> EvalResult<Vec<f64>> {
         let _ = records;
-        Err(EvalError::Config(format!("`{}` is not a removal test", self.kind())))
+        Err(EvalError::Config(format!(
+            "`{}` is not a removal test",
+            self.kind()
+        )))
     }
     /// The rows and curves of one explainer's records (non-empty, sorted by sample id).
     fn summarise(

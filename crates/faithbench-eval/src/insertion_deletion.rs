@@ -150,7 +150,13 @@ pub fn gaussian_blur(image: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f32> 
 }
 
 /// The baseline image of a sample.
-pub fn baseline_image(image: &[f32], h: usize, w: usize, baseline: Baseline, mean: [f32; 3]) -> Vec<f32> {
+pub fn baseline_image(
+    image: &[f32],
+    h: usize,
+    w: usize,
+    baseline: Baseline,
+    mean: [f32; 3],
+) -> Vec<f32> {
     match baseline {
         Baseline::Zero => vec![0.0; image.len()],
         Baseline::Mean => (0..3)
@@ -220,7 +226,10 @@ pub fn run_curves<C: ImageClassifier + ?Sized>(
                     .map_err(|e| CurveError::Classifier(Box::new(e)))?;
                 let c = classifier.num_classes();
                 if s.class >= c {
-                    return Err(bad(format!("class {} out of range for {c} classes", s.class)));
+                    return Err(bad(format!(
+                        "class {} out of range for {c} classes",
+                        s.class
+                    )));
                 }
                 for row in logits.chunks(c) {
                     probs.push(softmax(row)[s.class]);
@@ -312,7 +321,11 @@ pub fn run_text_curves<C: crate::text_perturbation::TextClassifier + ?Sized>(
                 .map_err(|e| CurveError::Classifier(Box::new(e)))?;
             for row in logits {
                 if s.class >= row.len() {
-                    return Err(bad(format!("class {} out of range for {} classes", s.class, row.len())));
+                    return Err(bad(format!(
+                        "class {} out of range for {} classes",
+                        s.class,
+                        row.len()
+                    )));
                 }
                 probs.push(softmax(&row)[s.class]);
             }
@@ -340,7 +353,13 @@ mod tests {
         fn num_classes(&self) -> usize {
             2
         }
-        fn logits(&mut self, images: &[f32], batch: usize, h: usize, w: usize) -> Result<Vec<f32>, std::io::Error> {
+        fn logits(
+            &mut self,
+            images: &[f32],
+            batch: usize,
+            h: usize,
+            w: usize,
+        ) -> Result<Vec<f32>, std::io::Error> {
             let per = 3 * h * w;
             Ok((0..batch)
                 .flat_map(|b| {
@@ -370,21 +389,57 @@ mod tests {
         }];
         let levels = [0.0, 0.5, 1.0];
         for batch in [1, 2, 8] {
-            let d = run_curves(&mut Sum, &s, 1, 2, CurveMode::Deletion, &levels, Baseline::Zero, [0.5; 3], TieBreak::LowestIndex, batch).unwrap();
+            let d = run_curves(
+                &mut Sum,
+                &s,
+                1,
+                2,
+                CurveMode::Deletion,
+                &levels,
+                Baseline::Zero,
+                [0.5; 3],
+                TieBreak::LowestIndex,
+                batch,
+            )
+            .unwrap();
             let want = [sigma(7.0), sigma(5.0), sigma(0.0)];
             for (g, w) in d[0].probs.iter().zip(want) {
                 assert!((g - w).abs() < 1e-6, "{g} vs {w}");
             }
             let auc = 0.5 * (want[0] + want[1]) * 0.5 + 0.5 * (want[1] + want[2]) * 0.5;
             assert!((d[0].auc() - auc).abs() < 1e-6);
-            let i = run_curves(&mut Sum, &s, 1, 2, CurveMode::Insertion, &levels, Baseline::Zero, [0.5; 3], TieBreak::LowestIndex, batch).unwrap();
+            let i = run_curves(
+                &mut Sum,
+                &s,
+                1,
+                2,
+                CurveMode::Insertion,
+                &levels,
+                Baseline::Zero,
+                [0.5; 3],
+                TieBreak::LowestIndex,
+                batch,
+            )
+            .unwrap();
             let want = [sigma(0.0), sigma(2.0), sigma(7.0)];
             for (g, w) in i[0].probs.iter().zip(want) {
                 assert!((g - w).abs() < 1e-6, "{g} vs {w}");
             }
         }
         // the mean baseline fills 0.5: deletion of pixel 1 gives 0.5 + 0.5
-        let d = run_curves(&mut Sum, &s, 1, 2, CurveMode::Deletion, &levels, Baseline::Mean, [0.5; 3], TieBreak::LowestIndex, 4).unwrap();
+        let d = run_curves(
+            &mut Sum,
+            &s,
+            1,
+            2,
+            CurveMode::Deletion,
+            &levels,
+            Baseline::Mean,
+            [0.5; 3],
+            TieBreak::LowestIndex,
+            4,
+        )
+        .unwrap();
         assert!((d[0].probs[1] - sigma(10.0)).abs() < 1e-6);
         assert!(check_levels(&[0.0]).is_err() && check_levels(&[0.5, 0.2]).is_err());
     }
@@ -396,7 +451,11 @@ mod tests {
         fn num_classes(&self) -> usize {
             2
         }
-        fn logits(&mut self, ids: &[Vec<u32>], masks: &[Vec<u8>]) -> Result<Vec<Vec<f32>>, std::io::Error> {
+        fn logits(
+            &mut self,
+            ids: &[Vec<u32>],
+            masks: &[Vec<u8>],
+        ) -> Result<Vec<Vec<f32>>, std::io::Error> {
             Ok(ids
                 .iter()
                 .zip(masks)
@@ -426,20 +485,40 @@ mod tests {
         }];
         let levels = [0.0, 1.0 / 3.0 + 1e-9, 2.0 / 3.0 + 1e-9, 1.0];
         for batch in [1, 3] {
-            let d = run_text_curves(&mut CountSevens, &s, CurveMode::Deletion, &levels, 0, batch).unwrap();
-            let want: Vec<f64> = [2.0, 1.0, 0.0, 0.0].iter().map(|n: &f64| sigma(10.0 * n)).collect();
+            let d = run_text_curves(&mut CountSevens, &s, CurveMode::Deletion, &levels, 0, batch)
+                .unwrap();
+            let want: Vec<f64> = [2.0, 1.0, 0.0, 0.0]
+                .iter()
+                .map(|n: &f64| sigma(10.0 * n))
+                .collect();
             assert_eq!(d[0].probs.len(), 4);
             for (g, w) in d[0].probs.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-6, "{g} vs {w}");
             }
-            let i = run_text_curves(&mut CountSevens, &s, CurveMode::Insertion, &levels, 0, batch).unwrap();
-            let want: Vec<f64> = [0.0, 1.0, 2.0, 2.0].iter().map(|n: &f64| sigma(10.0 * n)).collect();
+            let i = run_text_curves(
+                &mut CountSevens,
+                &s,
+                CurveMode::Insertion,
+                &levels,
+                0,
+                batch,
+            )
+            .unwrap();
+            let want: Vec<f64> = [0.0, 1.0, 2.0, 2.0]
+                .iter()
+                .map(|n: &f64| sigma(10.0 * n))
+                .collect();
             for (g, w) in i[0].probs.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-6, "{g} vs {w}");
             }
         }
-        let bad = [TextCurveSample { relevance: &rel[..2], ..s[0] }];
-        assert!(run_text_curves(&mut CountSevens, &bad, CurveMode::Deletion, &levels, 0, 1).is_err());
+        let bad = [TextCurveSample {
+            relevance: &rel[..2],
+            ..s[0]
+        }];
+        assert!(
+            run_text_curves(&mut CountSevens, &bad, CurveMode::Deletion, &levels, 0, 1).is_err()
+        );
     }
 
     /// The blur keeps a constant image, conserves the mean of a symmetric pattern's interior,

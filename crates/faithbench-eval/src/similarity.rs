@@ -126,9 +126,9 @@ pub fn ssim(a: &[f32], b: &[f32], height: usize, width: usize) -> Result<f64, Si
             let y = f64::from(b[i * width + j]);
             let v = [x, y, x * x, y * y, x * y];
             for k in 0..5 {
-                tables[(i + 1) * stride + j + 1][k] = v[k] + tables[i * stride + j + 1][k]
-                    + tables[(i + 1) * stride + j][k]
-                    - tables[i * stride + j][k];
+                tables[(i + 1) * stride + j + 1][k] =
+                    v[k] + tables[i * stride + j + 1][k] + tables[(i + 1) * stride + j][k]
+                        - tables[i * stride + j][k];
             }
         }
     }
@@ -139,7 +139,8 @@ pub fn ssim(a: &[f32], b: &[f32], height: usize, width: usize) -> Result<f64, Si
             let (i0, j0, i1, j1) = (ci - pad, cj - pad, ci + pad + 1, cj + pad + 1);
             let mut m = [0f64; 5];
             for (k, mk) in m.iter_mut().enumerate() {
-                *mk = (tables[i1 * stride + j1][k] - tables[i0 * stride + j1][k]
+                *mk = (tables[i1 * stride + j1][k]
+                    - tables[i0 * stride + j1][k]
                     - tables[i1 * stride + j0][k]
                     + tables[i0 * stride + j0][k])
                     / np;
@@ -242,7 +243,10 @@ mod tests {
             let name = c["name"].as_str().unwrap();
             let rho = spearman(&a, &b).unwrap();
             let want = c["spearman"].as_f64().unwrap();
-            assert!((rho - want).abs() < 1e-9, "{name}: spearman {rho} vs {want}");
+            assert!(
+                (rho - want).abs() < 1e-9,
+                "{name}: spearman {rho} vs {want}"
+            );
             let s = ssim(&a, &b, h, w).unwrap();
             let want = c["ssim"].as_f64().unwrap();
             assert!((s - want).abs() < 1e-9, "{name}: ssim {s} vs {want}");

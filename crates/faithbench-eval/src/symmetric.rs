@@ -50,9 +50,7 @@ pub fn srg(
     negative: &SampleAucs,
     cfg: &BootstrapConfig,
 ) -> Result<ConfidenceInterval, SymmetricError> {
-    if positive.len() != negative.len()
-        || positive.iter().zip(negative).any(|(p, n)| p.0 != n.0)
-    {
+    if positive.len() != negative.len() || positive.iter().zip(negative).any(|(p, n)| p.0 != n.0) {
         return Err(SymmetricError::Samples(positive.len(), negative.len()));
     }
     if positive.is_empty() {
@@ -95,8 +93,14 @@ mod tests {
         let ci = srg(&same, &same, &cfg).unwrap();
         assert_eq!((ci.estimate, ci.lower, ci.upper), (0.0, 0.0, 0.0));
         let other = vec![("a".to_string(), 0.5), ("c".to_string(), 0.6)];
-        assert_eq!(srg(&same, &other, &cfg).unwrap_err(), SymmetricError::Samples(2, 2));
-        assert_eq!(srg(&vec![], &vec![], &cfg).unwrap_err(), SymmetricError::Empty);
+        assert_eq!(
+            srg(&same, &other, &cfg).unwrap_err(),
+            SymmetricError::Samples(2, 2)
+        );
+        assert_eq!(
+            srg(&vec![], &vec![], &cfg).unwrap_err(),
+            SymmetricError::Empty
+        );
         assert_eq!(srg_name("pos", "neg"), "srg(neg - pos)");
     }
 }

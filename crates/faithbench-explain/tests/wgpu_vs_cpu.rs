@@ -181,7 +181,10 @@ fn compare(case: &Case) -> Vec<String> {
                 if scale == 0.0 {
                     // e.g. GradCAM on CLIP's text tower, clamped to zero everywhere: the wgpu map
                     // must be exactly zero too
-                    eprintln!("{}/{}: all-zero flex map, wgpu max |map| {diff:.2e}", case.name, m.name);
+                    eprintln!(
+                        "{}/{}: all-zero flex map, wgpu max |map| {diff:.2e}",
+                        case.name, m.name
+                    );
                     if diff != 0.0 {
                         failed.push(format!("{}/{}: flex all zero, wgpu not", case.name, m.name));
                     }

@@ -651,7 +651,12 @@ impl Clip {
     /// [`similarity`](Self::similarity) with the L2 normalisation under a normalisation rule:
     /// `Identity` detaches the norm, as the LRP rules treat every normalisation (the plain
     /// gradient of a scale-invariant normalisation has a Gradient × Input that sums to zero).
-    fn similarity_ruled(&self, a: Tensor<2>, b_n: &Tensor<2>, rule: crate::rules::NormRule) -> Tensor<2> {
+    fn similarity_ruled(
+        &self,
+        a: Tensor<2>,
+        b_n: &Tensor<2>,
+        rule: crate::rules::NormRule,
+    ) -> Tensor<2> {
         match rule {
             crate::rules::NormRule::Gradient => self.similarity(a, b_n),
             crate::rules::NormRule::Identity => {

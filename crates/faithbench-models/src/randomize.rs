@@ -116,7 +116,8 @@ impl Reinit {
 
 impl ModuleMapper for Reinit {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path.push((name.to_string(), container_type.to_string()));
+        self.path
+            .push((name.to_string(), container_type.to_string()));
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
@@ -245,19 +246,26 @@ impl crate::clip::Clip {
     pub fn randomized_image_tower(&self, steps: &[usize], seed: u64) -> Result<Self> {
         let mut m = self.clone();
         let v = &mut m.visual;
-        each_step(steps, v.transformer.resblocks.len(), seed, |step, r| match step {
-            Step::Head => {
-                v.ln_post = r.layer_norm(&v.ln_post);
-                v.proj = r.param(&v.proj);
-            }
-            Step::Block(b) => v.transformer.resblocks[b] = r.module(&v.transformer.resblocks[b]),
-            Step::Embeddings => {
-                v.conv1 = r.module(&v.conv1);
-                v.class_embedding = r.param(&v.class_embedding);
-                v.positional_embedding = r.param(&v.positional_embedding);
-                v.ln_pre = r.layer_norm(&v.ln_pre);
-            }
-        })?;
+        each_step(
+            steps,
+            v.transformer.resblocks.len(),
+            seed,
+            |step, r| match step {
+                Step::Head => {
+                    v.ln_post = r.layer_norm(&v.ln_post);
+                    v.proj = r.param(&v.proj);
+                }
+                Step::Block(b) => {
+                    v.transformer.resblocks[b] = r.module(&v.transformer.resblocks[b])
+                }
+                Step::Embeddings => {
+                    v.conv1 = r.module(&v.conv1);
+                    v.class_embedding = r.param(&v.class_embedding);
+                    v.positional_embedding = r.param(&v.positional_embedding);
+                    v.ln_pre = r.layer_norm(&v.ln_pre);
+                }
+            },
+        )?;
         Ok(m)
     }
 
@@ -266,17 +274,24 @@ impl crate::clip::Clip {
     /// kept.
     pub fn randomized_text_tower(&self, steps: &[usize], seed: u64) -> Result<Self> {
         let mut m = self.clone();
-        each_step(steps, m.transformer.resblocks.len(), seed, |step, r| match step {
-            Step::Head => {
-                m.ln_final = r.layer_norm(&m.ln_final);
-                m.text_projection = r.param(&m.text_projection);
-            }
-            Step::Block(b) => m.transformer.resblocks[b] = r.module(&m.transformer.resblocks[b]),
-            Step::Embeddings => {
-                m.token_embedding = r.param(&m.token_embedding);
-                m.positional_embedding = r.param(&m.positional_embedding);
-            }
-        })?;
+        each_step(
+            steps,
+            m.transformer.resblocks.len(),
+            seed,
+            |step, r| match step {
+                Step::Head => {
+                    m.ln_final = r.layer_norm(&m.ln_final);
+                    m.text_projection = r.param(&m.text_projection);
+                }
+                Step::Block(b) => {
+                    m.transformer.resblocks[b] = r.module(&m.transformer.resblocks[b])
+                }
+                Step::Embeddings => {
+                    m.token_embedding = r.param(&m.token_embedding);
+                    m.positional_embedding = r.param(&m.positional_embedding);
+                }
+            },
+        )?;
         Ok(m)
     }
 }
@@ -299,7 +314,10 @@ mod tests {
             assert_eq!(parse_steps(&[step_index(s, 2)], 2).unwrap(), vec![s]);
         }
         let e = parse_steps(&[4], 2).unwrap_err().to_string();
-        assert!(e.contains("step 4 out of range") && e.contains("4 steps"), "{e}");
+        assert!(
+            e.contains("step 4 out of range") && e.contains("4 steps"),
+            "{e}"
+        );
     }
 
     /// A Linear gets uniform values within ±1/√fan_in (fan-in = its input size), a LayerNorm
@@ -326,7 +344,13 @@ mod tests {
         let mut ln = LayerNormConfig::new(4).init(&dev);
         ln.gamma = Param::from_tensor(Tensor::from_data([3.0f32, 3.0, 3.0, 3.0], &dev));
         let r = Reinit::new(0, 0).layer_norm(&ln);
-        let g = r.gamma.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let g = r
+            .gamma
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(g, vec![1.0; 4]);
         let beta = r.beta.unwrap().val().into_data().convert::<f32>();
         assert_eq!(beta.try_to_vec::<f32>().unwrap(), vec![0.0; 4]);
@@ -334,7 +358,14 @@ mod tests {
         let p = Param::from_tensor(Tensor::<2>::zeros([100, 10], &dev));
         let v = flat(Reinit::new(0, 0).param(&p).val());
         let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / 1000.0;
-        let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / 1000.0;
-        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.15, "N(0,1): {mean} {var}");
+        let var = v
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / 1000.0;
+        assert!(
+            mean.abs() < 0.1 && (var - 1.0).abs() < 0.15,
+            "N(0,1): {mean} {var}"
+        );
     }
 }

@@ -7,8 +7,8 @@
 //! map changes its key, so a hit is always valid. Files are written atomically (temporary file
 //! + rename); an unreadable cache file counts as a miss and is rewritten.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faithbench_data::files::write_atomic;
 use faithbench_data::npy::{encode_npy_f32, read_npy};

@@ -315,7 +315,16 @@ impl Exec<'_> {
         let plan = self.plan;
         let x = &plan.plan.explainers[xi];
         let mut explain_secs = 0.0;
-        let maps = self.maps(&mut explain_secs, m.model(), xi, ds, m.input(chunk), ids, targets, shapes)?;
+        let maps = self.maps(
+            &mut explain_secs,
+            m.model(),
+            xi,
+            ds,
+            m.input(chunk),
+            ids,
+            targets,
+            shapes,
+        )?;
         let (prepared, constant) = m.prepare(chunk, maps)?;
         let t = Instant::now();
         let mut records = Vec::new();
@@ -422,7 +431,9 @@ impl Exec<'_> {
             let results: Vec<Result<JobOutput<M::Maps>>> = jobs
                 .par_iter()
                 .map(|(xi, cl, targets)| {
-                    this.run_job(m_ref, chunk_ref, ds, &evs, &pending, ids, &shapes, *xi, *cl, targets)
+                    this.run_job(
+                        m_ref, chunk_ref, ds, &evs, &pending, ids, &shapes, *xi, *cl, targets,
+                    )
                 })
                 .collect();
             for ((xi, cl, targets), result) in jobs.iter().zip(results) {

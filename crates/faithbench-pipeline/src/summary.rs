@@ -158,7 +158,11 @@ pub fn markdown(plan: &Plan, evaluators: &[Box<dyn Evaluator>], rows: &[SummaryR
         }
     }
     for p in crate::symmetric::pairs(plan, evaluators) {
-        let mine: Vec<SummaryRow> = rows.iter().filter(|r| r.evaluator == p.name).cloned().collect();
+        let mine: Vec<SummaryRow> = rows
+            .iter()
+            .filter(|r| r.evaluator == p.name)
+            .cloned()
+            .collect();
         if mine.is_empty() {
             continue;
         }

@@ -29,12 +29,16 @@ pub fn pairs(plan: &Plan, evs: &[Box<dyn Evaluator>]) -> Vec<SymmetricPair> {
     let es = &plan.plan.evaluators;
     let mut out = Vec::new();
     for (i, ei) in es.iter().enumerate() {
-        let Some(ti) = evs[i].removal_test() else { continue };
+        let Some(ti) = evs[i].removal_test() else {
+            continue;
+        };
         if ti.order != RemovalOrder::MostRelevantFirst {
             continue;
         }
         for (j, ej) in es.iter().enumerate() {
-            let Some(tj) = evs[j].removal_test() else { continue };
+            let Some(tj) = evs[j].removal_test() else {
+                continue;
+            };
             if ej.dataset == ei.dataset
                 && tj.order == RemovalOrder::LeastRelevantFirst
                 && tj.key == ti.key
@@ -82,7 +86,10 @@ pub fn rows(
     let mut rows = Vec::new();
     let mut figures = Vec::new();
     for p in pairs(plan, evs) {
-        let (ep, en) = (&plan.plan.evaluators[p.positive], &plan.plan.evaluators[p.negative]);
+        let (ep, en) = (
+            &plan.plan.evaluators[p.positive],
+            &plan.plan.evaluators[p.negative],
+        );
         let negatives = plan.explainers_for(en);
         let mut bars = Vec::new();
         for (_, x) in plan.explainers_for(ep) {

@@ -25,7 +25,9 @@ use crate::insertion_deletion::{
 use crate::maps::TieBreak;
 use crate::perturbation::ExplainedClass;
 use crate::stats::{bootstrap_mean_ci, mean, BootstrapConfig};
-use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
+use crate::summary::{
+    Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
+};
 
 /// The config keys.
 #[derive(Debug, Clone, Deserialize)]
@@ -110,7 +112,11 @@ pub(crate) fn resolve_for(
     ctx: &ResolveContext<'_>,
     text: bool,
 ) -> EvalResult<Resolved> {
-    let kind = if text { "text_insertion_deletion" } else { "insertion_deletion" };
+    let kind = if text {
+        "text_insertion_deletion"
+    } else {
+        "insertion_deletion"
+    };
     let k: Keys = config(kind, table)?;
     let levels = k.levels.unwrap_or_else(default_levels);
     check_levels(&levels)
@@ -126,7 +132,11 @@ pub(crate) fn resolve_for(
             ctx.evaluator,
             serde_json::to_string(&baseline).unwrap_or_default(),
             if text { "images" } else { "text" },
-            if text { "\"pad\"" } else { "\"zero\", \"mean\" or { blur = σ }" }
+            if text {
+                "\"pad\""
+            } else {
+                "\"zero\", \"mean\" or { blur = σ }"
+            }
         )));
     }
     if let Baseline::Blur(s) = baseline {
@@ -235,7 +245,10 @@ impl Protocol for InsertionDeletion {
         cfg: &BootstrapConfig,
     ) -> EvalResult<PairSummary> {
         let levels = &recs[0].levels;
-        if let Some(r) = recs.iter().find(|r| &r.levels != levels || r.probs.len() != levels.len()) {
+        if let Some(r) = recs
+            .iter()
+            .find(|r| &r.levels != levels || r.probs.len() != levels.len())
+        {
             return Err(EvalError::Record {
                 sample_id: r.sample_id.clone(),
                 message: "its levels differ from the other records'".into(),
@@ -310,7 +323,11 @@ impl Protocol for InsertionDeletion {
             title: name.to_string(),
             x_label: format!(
                 "fraction of {} {}",
-                if self.0.baseline == Baseline::Pad { "word pieces" } else { "pixels" },
+                if self.0.baseline == Baseline::Pad {
+                    "word pieces"
+                } else {
+                    "pixels"
+                },
                 match self.0.mode {
                     CurveMode::Deletion => "deleted",
                     CurveMode::Insertion => "inserted",
@@ -369,26 +386,59 @@ mod tests {
             std: [0.2; 3],
         });
         let get = |t: Value, f| -> Settings {
-            from_settings("x", &resolve(t.as_object().unwrap(), &ctx(f)).unwrap().settings).unwrap()
+            from_settings(
+                "x",
+                &resolve(t.as_object().unwrap(), &ctx(f)).unwrap().settings,
+            )
+            .unwrap()
         };
         let d = get(serde_json::json!({"mode": "deletion"}), facts);
         assert_eq!((d.baseline, d.levels.len()), (Baseline::Zero, 21));
         let i = get(serde_json::json!({"mode": "insertion"}), facts);
         assert_eq!(i.baseline, Baseline::Blur(5.0));
-        let m = get(serde_json::json!({"mode": "deletion", "baseline": "mean"}), facts);
+        let m = get(
+            serde_json::json!({"mode": "deletion", "baseline": "mean"}),
+            facts,
+        );
         assert_eq!(m.mean, [0.4, 0.5, 0.6]);
-        let b = get(serde_json::json!({"mode": "insertion", "baseline": {"blur": 2.0}}), None);
+        let b = get(
+            serde_json::json!({"mode": "insertion", "baseline": {"blur": 2.0}}),
+            None,
+        );
         assert_eq!(b.baseline, Baseline::Blur(2.0));
-        assert_eq!(Protocol::direction(&InsertionDeletion(d), "auc"), Direction::LowerBetter);
-        assert_eq!(Protocol::direction(&InsertionDeletion(i), "prob@0.5"), Direction::HigherBetter);
+        assert_eq!(
+            Protocol::direction(&InsertionDeletion(d), "auc"),
+            Direction::LowerBetter
+        );
+        assert_eq!(
+            Protocol::direction(&InsertionDeletion(i), "prob@0.5"),
+            Direction::HigherBetter
+        );
         for (t, msg) in [
-            (serde_json::json!({"mode": "deletion", "baseline": "mean"}), "normalisation"),
-            (serde_json::json!({"mode": "deletion", "levels": [0.5]}), "levels"),
-            (serde_json::json!({"mode": "insertion", "baseline": {"blur": -1.0}}), "blur"),
-            (serde_json::json!({"mode": "deletion", "baselin": "zero"}), "baselin"),
-            (serde_json::json!({"mode": "deletion", "baseline": "pad"}), "is for text"),
+            (
+                serde_json::json!({"mode": "deletion", "baseline": "mean"}),
+                "normalisation",
+            ),
+            (
+                serde_json::json!({"mode": "deletion", "levels": [0.5]}),
+                "levels",
+            ),
+            (
+                serde_json::json!({"mode": "insertion", "baseline": {"blur": -1.0}}),
+                "blur",
+            ),
+            (
+                serde_json::json!({"mode": "deletion", "baselin": "zero"}),
+                "baselin",
+            ),
+            (
+                serde_json::json!({"mode": "deletion", "baseline": "pad"}),
+                "is for text",
+            ),
         ] {
-            let e = resolve(t.as_object().unwrap(), &ctx(None)).unwrap_err().to_string();
+            let e = resolve(t.as_object().unwrap(), &ctx(None))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(msg), "{msg}: {e}");
         }
         // the text kind: `pad` only, its default
@@ -396,7 +446,10 @@ mod tests {
         let r = resolve_for(t.as_object().unwrap(), &ctx(None), true).unwrap();
         let s: Settings = from_settings("x", &r.settings).unwrap();
         assert_eq!(s.baseline, Baseline::Pad);
-        assert_eq!(Protocol::kind(&InsertionDeletion(s)), "text_insertion_deletion");
+        assert_eq!(
+            Protocol::kind(&InsertionDeletion(s)),
+            "text_insertion_deletion"
+        );
         let t = serde_json::json!({"mode": "deletion", "baseline": "zero"});
         let e = resolve_for(t.as_object().unwrap(), &ctx(None), true).unwrap_err();
         assert!(e.to_string().contains("is for images"), "{e}");

@@ -39,7 +39,9 @@ use crate::evaluator::{
 use crate::perturbation::ExplainedClass;
 use crate::similarity::{spearman, ssim};
 use crate::stats::{bootstrap_mean_ci, mean, BootstrapConfig};
-use crate::summary::{Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow};
+use crate::summary::{
+    Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
+};
 
 /// Which parameters a step randomises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,8 +322,10 @@ impl Protocol for ModelRandomization {
         let mut rows = Vec::new();
         let mut curves = Vec::new();
         let with_ssim = recs.iter().all(|r| r.ssim.len() == steps.len());
-        let mut families: Vec<(&str, Vec<Vec<f64>>)> =
-            vec![("spearman", recs.iter().map(|r| r.spearman.clone()).collect())];
+        let mut families: Vec<(&str, Vec<Vec<f64>>)> = vec![(
+            "spearman",
+            recs.iter().map(|r| r.spearman.clone()).collect(),
+        )];
         if with_ssim {
             families.push(("ssim", recs.iter().map(|r| r.ssim.clone()).collect()));
         }
@@ -338,7 +342,11 @@ impl Protocol for ModelRandomization {
             for (k, label) in steps.iter().enumerate() {
                 let col: Vec<f64> = per_sample.iter().map(|v| v[k]).collect();
                 let ci = boot(&col)?;
-                rows.push(names.row(&format!("{metric}@{}", step_metric(k, label)), mean(&col), &ci));
+                rows.push(names.row(
+                    &format!("{metric}@{}", step_metric(k, label)),
+                    mean(&col),
+                    &ci,
+                ));
                 ys.push(mean(&col));
                 lo.push(ci.lower);
                 hi.push(ci.upper);
@@ -378,8 +386,16 @@ impl Protocol for ModelRandomization {
                 RandomizationOrder::Independent => "independent",
             },
             s.seed,
-            if s.absolute { "as absolute values, " } else { "" },
-            if s.normalise { "divided by their maximum, " } else { "" },
+            if s.absolute {
+                "as absolute values, "
+            } else {
+                ""
+            },
+            if s.normalise {
+                "divided by their maximum, "
+            } else {
+                ""
+            },
             s.fail_threshold
         )
     }
@@ -469,7 +485,11 @@ mod tests {
         fn steps(&self) -> Vec<String> {
             vec!["head".into(), "block 0".into(), "embeddings".into()]
         }
-        fn maps(&mut self, randomized: &[usize], seed: u64) -> Result<Vec<Vec<f32>>, ClassifierError> {
+        fn maps(
+            &mut self,
+            randomized: &[usize],
+            seed: u64,
+        ) -> Result<Vec<Vec<f32>>, ClassifierError> {
             assert_eq!(seed, 42);
             self.calls.push(randomized.to_vec());
             Ok(self
@@ -492,7 +512,13 @@ mod tests {
         fn num_classes(&self) -> usize {
             1
         }
-        fn logits(&mut self, _: &[f32], _: usize, _: usize, _: usize) -> Result<Vec<f32>, ClassifierError> {
+        fn logits(
+            &mut self,
+            _: &[f32],
+            _: usize,
+            _: usize,
+            _: usize,
+        ) -> Result<Vec<f32>, ClassifierError> {
             unreachable!("the randomisation check never classifies")
         }
     }
@@ -506,8 +532,13 @@ mod tests {
             text: None,
             image: None,
         };
-        from_settings("x", &resolve(t.as_object().unwrap(), &ctx, "model_randomization").unwrap().settings)
-            .unwrap()
+        from_settings(
+            "x",
+            &resolve(t.as_object().unwrap(), &ctx, "model_randomization")
+                .unwrap()
+                .settings,
+        )
+        .unwrap()
     }
 
     fn run(order: RandomizationOrder) -> (Vec<RandomizationRecord>, Vec<Vec<usize>>) {
@@ -555,17 +586,30 @@ mod tests {
         let r = &recs[0];
         assert_eq!(r.steps, vec!["head", "block 0", "embeddings"]);
         assert_eq!(r.spearman.len(), 3);
-        assert!((r.spearman[0] - 1.0).abs() < 1e-12, "zeroing the minimum keeps the order");
+        assert!(
+            (r.spearman[0] - 1.0).abs() < 1e-12,
+            "zeroing the minimum keeps the order"
+        );
         // two-way tie at the bottom: ranks (1.5, 1.5, 3, …, 49) vs (1, 2, 3, …, 49)
         let n = 49.0f64;
-        let ranks_a: Vec<f64> = (0..49).map(|k| if k < 2 { 1.5 } else { k as f64 + 1.0 }).collect();
+        let ranks_a: Vec<f64> = (0..49)
+            .map(|k| if k < 2 { 1.5 } else { k as f64 + 1.0 })
+            .collect();
         let ranks_b: Vec<f64> = (0..49).map(|k| k as f64 + 1.0).collect();
         let m = (n + 1.0) / 2.0;
-        let cov: f64 = ranks_a.iter().zip(&ranks_b).map(|(a, b)| (a - m) * (b - m)).sum();
+        let cov: f64 = ranks_a
+            .iter()
+            .zip(&ranks_b)
+            .map(|(a, b)| (a - m) * (b - m))
+            .sum();
         let va: f64 = ranks_a.iter().map(|a| (a - m).powi(2)).sum();
         let vb: f64 = ranks_b.iter().map(|b| (b - m).powi(2)).sum();
         let want = cov / (va * vb).sqrt();
-        assert!((r.spearman[1] - want).abs() < 1e-12, "{} vs {want}", r.spearman[1]);
+        assert!(
+            (r.spearman[1] - want).abs() < 1e-12,
+            "{} vs {want}",
+            r.spearman[1]
+        );
         assert!(r.spearman[2] < r.spearman[1]);
         assert_eq!(r.ssim.len(), 3);
         assert!(r.ssim.iter().all(|&s| s < 1.0 && s > 0.9), "{:?}", r.ssim);
@@ -616,7 +660,10 @@ mod tests {
             kind: "model_randomization",
         };
         let s = Protocol::summarise(&strict, names, &recs, &cfg).unwrap();
-        assert_eq!(s.rows.iter().find(|r| r.metric == "fails").unwrap().value, 0.0);
+        assert_eq!(
+            s.rows.iter().find(|r| r.metric == "fails").unwrap().value,
+            0.0
+        );
         let figs = Protocol::figures(&e, "mprt", "mprt", &[], &s.curves);
         assert_eq!(figs.len(), 2, "a Spearman and an SSIM figure");
     }

@@ -26,10 +26,10 @@ use crate::perturbation::{
     ScoredClass,
 };
 use crate::stats::{bootstrap_mean_ci, mean, paired_difference_ci, BootstrapConfig};
-use crate::symmetric::{RemovalOrder, RemovalTest};
 use crate::summary::{
     Comparison, ComparisonLine, Curve, Direction, Figure, PairSummary, SummaryRow,
 };
+use crate::symmetric::{RemovalOrder, RemovalTest};
 
 fn predicted() -> ExplainedClass {
     ExplainedClass::Predicted
