@@ -253,6 +253,18 @@ pub struct PairNames<'a> {
 }
 
 impl PairNames<'_> {
+    /// The comparison of a pair that cannot be compared: no lines, one note
+    /// "`evaluator` × `explainer`: `why`; skipped".
+    pub fn skipped(&self, why: &str) -> Comparison {
+        Comparison {
+            notes: vec![format!(
+                "{} × {}: {why}; skipped",
+                self.evaluator, self.explainer
+            )],
+            ..Comparison::default()
+        }
+    }
+
     /// A summary row of this pair.
     pub fn row(
         &self,

@@ -467,8 +467,13 @@ pub struct Clip {
 
 /// `x / ‖x‖₂` per row.
 pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = (x.clone() * x.clone()).sum_dim(1).sqrt();
+    let norm = row_norms(&x);
     x / norm
+}
+
+/// The L2 norm of every row, (B, 1).
+fn row_norms(x: &Tensor<2>) -> Tensor<2> {
+    (x.clone() * x.clone()).sum_dim(1).sqrt()
 }
 
 /// End-of-text position of each row: the first position of the row's largest id (OpenAI's
@@ -660,7 +665,7 @@ impl Clip {
         match rule {
             crate::rules::NormRule::Gradient => self.similarity(a, b_n),
             crate::rules::NormRule::Identity => {
-                let norm = (a.clone() * a.clone()).sum_dim(1).sqrt().detach();
+                let norm = row_norms(&a).detach();
                 (a / norm).matmul(b_n.clone().transpose()) * self.scale()
             }
         }

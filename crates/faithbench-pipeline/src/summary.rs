@@ -60,6 +60,8 @@ pub fn summarise_run(plan: &Plan, run_dir: &Path) -> Result<RunSummary> {
     let mut rows = Vec::new();
     let mut figures = Vec::new();
     let mut incomplete = Vec::new();
+    // the records of the removal tests, kept for their symmetric relevance gain
+    let mut removal_records: HashMap<(String, String), Vec<String>> = HashMap::new();
     for (e, ev) in plan.plan.evaluators.iter().zip(&evs) {
         let planned = plan.dataset(&e.dataset).map_or(0, |d| d.num_samples);
         let mut erows = Vec::new();
@@ -89,11 +91,19 @@ pub fn summarise_run(plan: &Plan, run_dir: &Path) -> Result<RunSummary> {
                 r
             }));
             curves.extend(s.curves);
+            if ev.removal_test().is_some() {
+                removal_records.insert((e.name.clone(), x.label.clone()), recs);
+            }
         }
         figures.push(ev.figures(&e.name, &e.stem, &erows, &curves));
         rows.extend(erows);
     }
-    let records = |e: &PlanEvaluator, x: &PlanExplainer| pair_records(plan, run_dir, e, x);
+    let records = |e: &PlanEvaluator, x: &PlanExplainer| match removal_records
+        .get(&(e.name.clone(), x.label.clone()))
+    {
+        Some(r) => Ok(r.clone()),
+        None => pair_records(plan, run_dir, e, x),
+    };
     let (srg_rows, srg_figures) = crate::symmetric::rows(plan, &evs, &records)?;
     rows.extend(srg_rows);
     figures.push(srg_figures);

@@ -5,6 +5,8 @@
 //! plus a bar chart. Part of the summary, so a resumed, merged or uninterrupted run writes the
 //! same rows.
 
+use std::collections::HashSet;
+
 use faithbench_eval::symmetric::{srg, srg_name, RemovalOrder, SampleAucs};
 use faithbench_eval::{Evaluator, Figure, SummaryRow};
 
@@ -99,8 +101,12 @@ pub fn rows(
             let mut pos = aucs(records, ep, evs[p.positive].as_ref(), x)?;
             let mut neg = aucs(records, en, evs[p.negative].as_ref(), x)?;
             // pair by sample id: the samples both orders hold
-            pos.retain(|(id, _)| neg.iter().any(|(n, _)| n == id));
-            neg.retain(|(id, _)| pos.iter().any(|(q, _)| q == id));
+            let ids = |v: &SampleAucs| -> HashSet<String> {
+                v.iter().map(|(id, _)| id.clone()).collect()
+            };
+            let (in_pos, in_neg) = (ids(&pos), ids(&neg));
+            pos.retain(|(id, _)| in_neg.contains(id));
+            neg.retain(|(id, _)| in_pos.contains(id));
             if pos.is_empty() {
                 continue;
             }

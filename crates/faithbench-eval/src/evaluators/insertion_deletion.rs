@@ -345,14 +345,10 @@ impl Protocol for InsertionDeletion {
         b: &[CurveRecord],
         cfg: &BootstrapConfig,
     ) -> EvalResult<Comparison> {
-        let mut out = Comparison::default();
         if a[0].levels != b[0].levels || a[0].mode != b[0].mode {
-            out.notes.push(format!(
-                "{} × {}: levels or mode differ between A and B; skipped",
-                names.evaluator, names.explainer
-            ));
-            return Ok(out);
+            return Ok(names.skipped("levels or mode differ between A and B"));
         }
+        let mut out = Comparison::default();
         let aucs = |r: &[CurveRecord]| -> Vec<f64> { r.iter().map(CurveRecord::auc).collect() };
         out.lines.push(
             ComparisonLine::paired_means("auc", &aucs(a), &aucs(b), cfg)

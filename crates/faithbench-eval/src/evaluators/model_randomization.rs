@@ -448,14 +448,10 @@ impl Protocol for ModelRandomization {
         b: &[RandomizationRecord],
         cfg: &BootstrapConfig,
     ) -> EvalResult<Comparison> {
-        let mut out = Comparison::default();
         if a[0].steps != b[0].steps {
-            out.notes.push(format!(
-                "{} × {}: the models' randomisation steps differ between A and B; skipped",
-                names.evaluator, names.explainer
-            ));
-            return Ok(out);
+            return Ok(names.skipped("the models' randomisation steps differ between A and B"));
         }
+        let mut out = Comparison::default();
         let means = |r: &[RandomizationRecord]| -> Vec<f64> {
             r.iter().map(|x| mean(&x.spearman)).collect()
         };

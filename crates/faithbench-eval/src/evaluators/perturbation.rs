@@ -394,14 +394,10 @@ impl Protocol for Perturbation {
         b: &[PerturbationRecord],
         cfg: &BootstrapConfig,
     ) -> EvalResult<Comparison> {
-        let mut out = Comparison::default();
         if a[0].levels != b[0].levels || a[0].mode != b[0].mode {
-            out.notes.push(format!(
-                "{} × {}: levels or mode differ between A and B; skipped",
-                names.evaluator, names.explainer
-            ));
-            return Ok(out);
+            return Ok(names.skipped("levels or mode differ between A and B"));
         }
+        let mut out = Comparison::default();
         let rule = self.settings.auc;
         let sa = summarise(a, rule).map_err(EvalError::protocol)?;
         let sb = summarise(b, rule).map_err(EvalError::protocol)?;
