@@ -4,11 +4,11 @@
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 
 use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
 use crate::rules::{activation, layer_norm, GradRules, InputGradRequest, NormRule};
+use crate::trace::gelu;
 use crate::trace::{
     alpha_tensor, finish_trace, leaf_gradient, make_probes, scaled_leaf, Explainable, Family,
     ForwardTrace, LayerTrace, ModelInput, Readout, TextBatch, TraceOptions,

@@ -22,11 +22,12 @@
 //! division, `ln_post` and QuickGELU are the identity.
 
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 
 use crate::bert::Bert;
 use crate::clip::{l2_normalize, quick_gelu, ClipImageClassifier};
 use crate::error::{ModelError, Result};
+use crate::trace::gelu;
 use crate::trace::{ModelInput, TextBatch};
 use crate::vit::{FcNormOrder, Pool, VisionTransformer};
 

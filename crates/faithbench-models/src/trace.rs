@@ -334,6 +334,29 @@ pub(crate) fn first_probe(probes: &[Option<Tensor<4>>]) -> usize {
         .unwrap_or(probes.len())
 }
 
+/// Exact (erf) GELU, `x · Φ(x)`, with the exact gradient on every device. On flex it is burn's
+/// `gelu` op, whose backward there is the derivative of the erf form. burn's default
+/// `gelu_backward`, which the cubecl backends (wgpu, cuda) inherit, is the derivative of the
+/// *tanh approximation* instead — 3.3e-4 relative off the exact one on a (1, 197, 768) batch
+/// (measured on wgpu/lavapipe, docs/gpu.md), the error every attention gradient on wgpu
+/// inherited — so elsewhere the function is composed from `erf`, whose backward is exact.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if is_flex(&x.device()) {
+        burn::tensor::activation::gelu(x)
+    } else {
+        gelu_composed(x)
+    }
+}
+
+/// `x · (1 + erf(x/√2)) / 2` from burn's element-wise ops (their backward: the erf derivative).
+pub(crate) fn gelu_composed<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clone()
+        * x.div_scalar(core::f64::consts::SQRT_2)
+            .erf()
+            .add_scalar(1.0)
+            .mul_scalar(0.5)
+}
+
 /// Exact (erf) GELU for activations no gradient has to flow through, spread over the CPU
 /// threads. burn-flex's own GELU kernel runs on one thread (scalar `libm::erff`); this computes
 /// the same expression with the same `erff`, element by element, so the values are bit-identical
@@ -342,7 +365,7 @@ pub(crate) fn first_probe(probes: &[Option<Tensor<4>>]) -> usize {
 pub(crate) fn gelu_untracked<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     if !is_flex(&device) || x.dtype() != burn::tensor::DType::F32 {
-        return burn::tensor::activation::gelu(x);
+        return gelu(x);
     }
     let mut data = x.into_data();
     match data.as_mut_slice::<f32>() {
@@ -358,7 +381,7 @@ pub(crate) fn gelu_untracked<const D: usize>(x: Tensor<D>) -> Tensor<D> {
             });
             Tensor::from_data(data, &device)
         }
-        Err(_) => burn::tensor::activation::gelu(Tensor::from_data(data, &device)),
+        Err(_) => gelu(Tensor::from_data(data, &device)),
     }
 }
 
@@ -490,4 +513,63 @@ pub(crate) fn finish_trace(
         logits: logits.inner(),
         layers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The composed GELU the non-flex devices use: its values are x·Φ(x) and its gradient is
+    /// the erf form's derivative Φ(x) + x·φ(x), hand-computed in f64 — not the derivative of
+    /// the tanh approximation that burn's default `gelu_backward` takes on wgpu (at x = −2:
+    /// −0.08610 against the exact −0.08523).
+    #[test]
+    fn wgpu_gelu_backward_is_the_erf_derivative() {
+        let xs = [-3.0f64, -2.0, -0.5, 0.0, 0.7, 1.0, 3.0];
+        let dev = Device::flex().autodiff();
+        let x = Tensor::<1>::from_data(
+            TensorData::new(xs.iter().map(|&v| v as f32).collect::<Vec<_>>(), [xs.len()]),
+            &dev,
+        )
+        .require_grad();
+        let y = gelu_composed(x.clone());
+        let values = y
+            .clone()
+            .inner()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        let grads = y.sum().backward();
+        let g = x
+            .grad(&grads)
+            .expect("grad")
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        let phi = |x: f64| 0.5 * libm::erfc(-x / core::f64::consts::SQRT_2);
+        let density = |x: f64| (-0.5 * x * x).exp() / (2.0 * core::f64::consts::PI).sqrt();
+        // The tanh approximation's derivative, which burn's default backward computes.
+        let tanh_derivative = |x: f64| {
+            let c = (2.0 / core::f64::consts::PI).sqrt();
+            let u = c * (x + 0.044715 * x * x * x);
+            let t = u.tanh();
+            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x)
+        };
+        for (i, &x) in xs.iter().enumerate() {
+            let want = phi(x) + x * density(x);
+            assert!(
+                (values[i] as f64 - x * phi(x)).abs() < 1e-6,
+                "gelu({x}) = {} instead of {}",
+                values[i],
+                x * phi(x)
+            );
+            assert!(
+                (g[i] as f64 - want).abs() < 1e-6,
+                "gelu'({x}) = {} instead of {want}",
+                g[i]
+            );
+        }
+        // The two derivatives differ by more than the tolerance, so the test tells them apart.
+        assert!((tanh_derivative(-2.0) - (phi(-2.0) - 2.0 * density(-2.0))).abs() > 1e-4);
+    }
 }

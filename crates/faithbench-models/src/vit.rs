@@ -7,7 +7,6 @@
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 
 use crate::attention::SelfAttention;
 use crate::error::{ModelError, Result};
@@ -16,7 +15,7 @@ use crate::rules::{
     activation, layer_norm, patch_sums, ActivationRule, GradRules, InputGradRequest, NormRule,
 };
 use crate::trace::{
-    alpha_tensor, finish_trace, first_probe, gelu_untracked, leaf_gradient, make_probes,
+    alpha_tensor, finish_trace, first_probe, gelu, gelu_untracked, leaf_gradient, make_probes,
     scaled_leaf, Explainable, Family, ForwardTrace, LayerTrace, ModelInput, Readout, TraceOptions,
 };
 
@@ -472,6 +471,22 @@ impl Explainable for VisionTransformer {
         Ok(patch_sums(img.inner() * g, self.config.patch_size))
     }
 
+    /// Plain forward: on the flex device in f32 the fused kernels of [`crate::fast`] (the
+    /// same logits up to float rounding, without an autodiff graph), else burn's forward.
+    fn logits(&self, input: &ModelInput) -> Result<Tensor<2>> {
+        let ModelInput::Image(img) = input else {
+            return Err(ModelError::Input("a ViT needs an image input".into()));
+        };
+        self.check_image(img)?;
+        if let Some(logits) = crate::fast::vit_logits(self, img) {
+            return Ok(logits);
+        }
+        let b = img.dims()[0];
+        Ok(self
+            .trace(input, &vec![1.0; b], &TraceOptions::default())?
+            .logits)
+    }
+
     fn trace(
         &self,
         input: &ModelInput,
@@ -498,11 +513,37 @@ impl Explainable for VisionTransformer {
         };
         let n = self.config.num_tokens();
         let probes = make_probes(opts, self.blocks.len(), [b, self.config.heads, n, n], &dev)?;
-        let mut x = self.embed(scaled);
         let mut layers = Vec::with_capacity(self.blocks.len());
         // Blocks before the first probed attention carry no gradient the trace returns.
         let tracked_from = first_probe(&probes);
-        for (i, (blk, probe)) in self.blocks.iter().zip(probes.iter()).enumerate() {
+        // When nothing is recorded of them either, the fused kernels compute those blocks
+        // ([`crate::fast`]; on the flex device in f32, else burn's ops below).
+        let fused = if opts.attn || opts.z_vproj {
+            None
+        } else {
+            (tracked_from > 0)
+                .then(|| crate::fast::vit_prefix(self, &scaled, tracked_from))
+                .flatten()
+        };
+        let (mut x, start) = match fused {
+            Some(x) => {
+                layers.extend((0..tracked_from).map(|_| LayerTrace {
+                    attn: None,
+                    grad: None,
+                    z: None,
+                    vproj: None,
+                }));
+                (x, tracked_from)
+            }
+            None => (self.embed(scaled), 0),
+        };
+        for (i, (blk, probe)) in self
+            .blocks
+            .iter()
+            .zip(probes.iter())
+            .enumerate()
+            .skip(start)
+        {
             let z = opts.z_vproj.then(|| x.clone().inner());
             let (a, rec) = blk.attn.forward(
                 blk.norm1.forward(x.clone()),

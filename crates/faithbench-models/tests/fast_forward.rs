@@ -1,0 +1,216 @@
+//! The fused inference forward (`src/fast.rs`, behind `Explainable::logits` of the ViT on the
+//! flex device) against the PyTorch references of `fixtures/models` and against burn's
+//! op-by-op forward of the same model, on every pooling variant, batch sizes 1 and 3, with
+//! and without the autodiff decorator.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use faithbench_models::vit::{FcNormOrder, Pool, VitConfig};
+use faithbench_models::weights::WeightFile;
+use faithbench_models::*;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models")
+}
+
+fn vec_of(t: &Tensor<2>) -> Vec<f32> {
+    t.to_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 data")
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn burn_logits(m: &dyn Explainable, input: &ModelInput) -> Vec<f32> {
+    let b = input.batch_size();
+    vec_of(
+        &m.trace(input, &vec![1.0; b], &TraceOptions::default())
+            .expect("trace")
+            .logits,
+    )
+}
+
+/// timm / Hugging Face logits of the three ViT fixtures, on the plain and the autodiff device.
+#[test]
+fn fast_logits_match_pytorch_references() {
+    for name in ["timm_vit_cls", "timm_vit_gap", "hf_vit"] {
+        for dev in [Device::flex(), Device::flex().autodiff()] {
+            let dir = fixtures().join(name);
+            let model = load_model_dir(&dir, &dev).expect("load model");
+            let r = WeightFile::open(dir.join("reference.safetensors")).expect("reference");
+            let t = r.get("input").expect("input");
+            let s: [usize; 4] = t.shape.clone().try_into().expect("rank 4");
+            let input =
+                ModelInput::Image(Tensor::from_data(TensorData::new(t.data.clone(), s), &dev));
+            let m = model.as_explainable();
+            let fast = vec_of(&m.logits(&input).expect("logits"));
+            let want = &r.get("logits").expect("logits").data;
+            let d = max_abs_diff(&fast, want);
+            eprintln!("{name}: fast logits vs PyTorch {d:.2e}");
+            assert!(d <= 1e-5, "{name}: fast logits differ from PyTorch by {d}");
+            // And burn's forward of the same model agrees as closely.
+            let d = max_abs_diff(&fast, &burn_logits(m, &input));
+            assert!(d <= 1e-5, "{name}: fast logits differ from burn's by {d}");
+        }
+    }
+}
+
+fn random_input(b: usize, s: usize, dev: &Device) -> ModelInput {
+    // A deterministic, non-constant image batch in roughly the normalised range.
+    let data: Vec<f32> = (0..b * 3 * s * s)
+        .map(|i| ((i * 7919 % 1009) as f32 / 1009.0 - 0.5) * 2.0)
+        .collect();
+    ModelInput::Image(Tensor::from_data(TensorData::new(data, [b, 3, s, s]), dev))
+}
+
+/// Random models of every pooling variant: the fused forward equals burn's to float rounding.
+#[test]
+fn fast_logits_match_burn_forward_on_every_pooling() {
+    let base = VitConfig {
+        image_size: 32,
+        patch_size: 8,
+        hidden: 96,
+        depth: 3,
+        heads: 4,
+        mlp_hidden: 192,
+        num_classes: 7,
+        qkv_bias: true,
+        ln_eps: 1e-6,
+        pool: Pool::Cls,
+        norm_mean: [0.5; 3],
+        norm_std: [0.5; 3],
+        fc_norm_order: FcNormOrder::PoolThenNorm,
+    };
+    let variants = [
+        ("cls", base.clone()),
+        (
+            "avg",
+            VitConfig {
+                pool: Pool::Avg,
+                ..base.clone()
+            },
+        ),
+        (
+            "avg_norm_then_pool",
+            VitConfig {
+                pool: Pool::Avg,
+                fc_norm_order: FcNormOrder::NormThenPool,
+                ..base.clone()
+            },
+        ),
+        (
+            "no_qkv_bias",
+            VitConfig {
+                qkv_bias: false,
+                ln_eps: 1e-12,
+                ..base.clone()
+            },
+        ),
+    ];
+    for (name, cfg) in variants {
+        let dev = Device::flex().autodiff();
+        let model = cfg.init(&dev);
+        for b in [1, 3] {
+            let input = random_input(b, cfg.image_size, &dev);
+            let fast = vec_of(&model.logits(&input).expect("logits"));
+            let slow = burn_logits(&model, &input);
+            let scale = slow.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let d = max_abs_diff(&fast, &slow);
+            eprintln!("{name} b={b}: fast vs burn {d:.2e} (max |logit| {scale:.2})");
+            assert!(scale > 0.1, "{name}: degenerate logits");
+            assert!(d <= 2e-6 * scale.max(1.0), "{name} b={b}: differ by {d}");
+        }
+    }
+}
+
+/// A ViT-B/16-shaped model (two blocks, 224²): the sizes at which the Linears are split into
+/// tiles and the heads run in parallel.
+#[test]
+fn fast_logits_match_burn_forward_at_vit_b16_size() {
+    let cfg = VitConfig {
+        depth: 2,
+        ..VitConfig::vit_b16()
+    };
+    let dev = Device::flex();
+    let model = cfg.init(&dev);
+    for b in [1, 2] {
+        let input = random_input(b, 224, &dev);
+        let fast = vec_of(&model.logits(&input).expect("logits"));
+        let slow = burn_logits(&model, &input);
+        let scale = slow.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = max_abs_diff(&fast, &slow);
+        eprintln!("vit_b16 depth 2, b={b}: fast vs burn {d:.2e} (max |logit| {scale:.2})");
+        assert!(scale > 0.1, "degenerate logits");
+        assert!(d <= 2e-6 * scale.max(1.0), "b={b}: differ by {d}");
+    }
+}
+
+/// A trace whose gradient starts at the last block runs the blocks before it on the fused
+/// kernels (as Ours-H's integrated-gradient steps do); asking for the block inputs as well turns
+/// that off, so the two traces differ only in how the prefix was computed.
+#[test]
+fn fused_prefix_keeps_the_last_layer_gradient() {
+    let cfg = VitConfig {
+        image_size: 32,
+        patch_size: 8,
+        hidden: 96,
+        depth: 3,
+        heads: 4,
+        mlp_hidden: 192,
+        num_classes: 7,
+        qkv_bias: true,
+        ln_eps: 1e-6,
+        pool: Pool::Cls,
+        norm_mean: [0.5; 3],
+        norm_std: [0.5; 3],
+        fc_norm_order: FcNormOrder::PoolThenNorm,
+    };
+    let dev = Device::flex().autodiff();
+    let model = cfg.init(&dev);
+    let input = random_input(2, 32, &dev);
+    let alphas = [0.5f32, 1.0];
+    let trace = |z_vproj: bool| {
+        model
+            .trace(
+                &input,
+                &alphas,
+                &TraceOptions {
+                    attn: false,
+                    z_vproj,
+                    grad: Some(GradRequest {
+                        targets: vec![3, 5],
+                        objective: Objective::Logit,
+                        layers: vec![2],
+                    }),
+                },
+            )
+            .expect("trace")
+    };
+    let (fused, plain) = (trace(false), trace(true));
+    assert!(fused.layers[0].z.is_none() && plain.layers[0].z.is_some());
+    let grad = |t: &ForwardTrace| {
+        t.layers[2]
+            .grad
+            .as_ref()
+            .expect("grad")
+            .to_data()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    };
+    let (gf, gp) = (grad(&fused), grad(&plain));
+    let scale = gp.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = max_abs_diff(&gf, &gp);
+    eprintln!("last-layer gradient: fused prefix vs burn {d:.2e} (max {scale:.2e})");
+    assert!(scale > 1e-6, "degenerate gradient");
+    assert!(d <= 1e-5 * scale, "gradients differ by {d} (max {scale})");
+    let (lf, lp) = (vec_of(&fused.logits), vec_of(&plain.logits));
+    assert!(max_abs_diff(&lf, &lp) <= 2e-6, "logits differ");
+}
