@@ -105,6 +105,7 @@ wgpu_test() { # wgpu_test [--nocapture] TEST...: the named test targets on $devi
 # --nocapture: the comparison prints max |flex − wgpu| of every model and method.
 stage "CPU-vs-wgpu comparison (every explainer)" wgpu_test --nocapture wgpu_vs_cpu
 stage "explainer + model parity tests on $device" wgpu_test parity clip_parity invariants
+stage "backward ops on $device against f64 (GELU, softmax, A·V, LayerNorm)" wgpu_test --nocapture wgpu_backward
 
 # --- 4. the demo ---------------------------------------------------------------------------------
 out=$(mktemp -d)

@@ -26,8 +26,31 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use crate::trace::{is_flex, Explainable};
+use crate::trace::{is_flex, Explainable, LayerTrace};
 use crate::vit::{FcNormOrder, Pool, VisionTransformer};
+
+thread_local! {
+    static DISABLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the fused kernels switched off on the calling thread: every ViT forward and
+/// trace inside `f` is burn's op-by-op computation. For comparisons — the tests of the fused
+/// path, `faithbench bench`'s burn-ops rows — not for production use.
+pub fn without_fused_kernels<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DISABLED.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DISABLED.with(|d| d.replace(true)));
+    f()
+}
+
+/// Whether the fused kernels may run on this thread (see [`without_fused_kernels`]).
+fn enabled() -> bool {
+    !DISABLED.with(|d| d.get())
+}
 
 /// A contiguous f32 view of a tensor on the flex device: the tensor's own storage, not a copy.
 pub(crate) struct F32View {
@@ -83,6 +106,17 @@ pub(crate) struct LinearView {
 }
 
 impl LinearView {
+    /// The weight alone (`x·W`, no bias).
+    pub(crate) fn weight_of(lin: &Linear) -> Option<LinearView> {
+        let [k, n] = lin.weight.dims();
+        Some(LinearView {
+            w: F32View::of(lin.weight.val())?,
+            b: None,
+            k,
+            n,
+        })
+    }
+
     pub(crate) fn of(lin: &Linear) -> Option<LinearView> {
         let [k, n] = lin.weight.dims();
         Some(LinearView {
@@ -270,16 +304,37 @@ pub(crate) fn layer_norm(x: &[f32], d: usize, ln: &NormView, out: &mut [f32]) {
 /// side by side) into `out` (B·N × D, heads side by side): per (sample, head) the scores
 /// `q·kᵀ/√d_h`, a row softmax, and the product with the values. Heads run in parallel, each
 /// with its own score matrix.
-pub(crate) fn attention(qkv: &[f32], b: usize, n: usize, d: usize, heads: usize, out: &mut [f32]) {
+/// With `probs` (B × H × N × N), the softmax probabilities are written there (as the recorded
+/// attention maps) instead of into a scratch matrix.
+pub(crate) fn attention(
+    qkv: &[f32],
+    b: usize,
+    n: usize,
+    d: usize,
+    heads: usize,
+    out: &mut [f32],
+    probs: Option<&mut [f32]>,
+) {
     let hd = d / heads;
     assert_eq!(qkv.len(), b * n * 3 * d, "attention: qkv size");
     assert_eq!(out.len(), b * n * d, "attention: output size");
     let scale = (hd as f64).powf(-0.5) as f32;
     let dst = SendPtr(out.as_mut_ptr());
-    let job = |scores: &mut Vec<f32>, j: usize| {
+    let probs = probs.map(|p| {
+        assert_eq!(p.len(), b * heads * n * n, "attention: probabilities size");
+        SendPtr(p.as_mut_ptr())
+    });
+    let job = |scratch: &mut Vec<f32>, j: usize| {
         let (s, h) = (j / heads, j % heads);
         let dst = dst;
-        scores.resize(n * n, 0.0);
+        let scores: &mut [f32] = match probs {
+            // SAFETY: job j owns the j-th n × n block of `probs`.
+            Some(p) => unsafe { std::slice::from_raw_parts_mut(p.0.add(j * n * n), n * n) },
+            None => {
+                scratch.resize(n * n, 0.0);
+                &mut scratch[..]
+            }
+        };
         let base = s * n * 3 * d;
         // SAFETY: each job writes the columns h·hd..(h+1)·hd of sample s's rows of `out`,
         // disjoint from every other job; the read strides stay inside `qkv`.
@@ -336,12 +391,12 @@ pub(crate) fn attention(qkv: &[f32], b: usize, n: usize, d: usize, heads: usize,
         }
     };
     if b * heads == 1 || b * heads * n * n * hd < SERIAL_MACS {
-        let mut scores = Vec::new();
-        (0..b * heads).for_each(|j| job(&mut scores, j));
+        let mut scratch = Vec::new();
+        (0..b * heads).for_each(|j| job(&mut scratch, j));
     } else {
         (0..b * heads)
             .into_par_iter()
-            .for_each_init(Vec::new, |scores, j| job(scores, j));
+            .for_each_init(Vec::new, |scratch, j| job(scratch, j));
     }
 }
 
@@ -357,17 +412,55 @@ pub(crate) fn gelu(v: &mut [f32]) {
 
 /// The token stream (B, N, D) after the embedding and the first `upto` blocks, as a tensor on
 /// the model's device outside any autodiff graph (the input of block `upto` in
-/// [`VisionTransformer`]'s trace); `None` as for [`vit_logits`].
+/// [`VisionTransformer`]'s trace), and the [`LayerTrace`] of each of those blocks: the attention
+/// probabilities when `record_attn`, the block input and `v·W_Oᵀ` when `record_z_vproj` (on the
+/// device without autodiff, as the trace records them), no gradient. `None` as for
+/// [`vit_logits`].
 pub(crate) fn vit_prefix(
     model: &VisionTransformer,
     img: &Tensor<4>,
     upto: usize,
-) -> Option<Tensor<3>> {
-    let (x, b, n) = vit_hidden(model, img, upto)?;
-    Some(Tensor::from_data(
-        TensorData::new(x, [b, n, model.config.hidden]),
-        &model.device(),
-    ))
+    record_attn: bool,
+    record_z_vproj: bool,
+) -> Option<(Tensor<3>, Vec<LayerTrace>)> {
+    let record = Record {
+        attn: record_attn,
+        z_vproj: record_z_vproj,
+    };
+    let (x, b, n, recs) = vit_hidden(model, img, upto, record)?;
+    let (d, heads) = (model.config.hidden, model.config.heads);
+    let device = model.device();
+    let plain = device.clone().inner();
+    let layers = recs
+        .into_iter()
+        .map(|r| LayerTrace {
+            attn: r
+                .attn
+                .map(|a| Tensor::from_data(TensorData::new(a, [b, heads, n, n]), &plain)),
+            grad: None,
+            z: r.z
+                .map(|z| Tensor::from_data(TensorData::new(z, [b, n, d]), &plain)),
+            vproj: r
+                .vproj
+                .map(|v| Tensor::from_data(TensorData::new(v, [b, n, d]), &plain)),
+        })
+        .collect();
+    let x = Tensor::from_data(TensorData::new(x, [b, n, d]), &device);
+    Some((x, layers))
+}
+
+/// Which per-layer tensors [`vit_hidden`] keeps.
+#[derive(Clone, Copy, Default)]
+struct Record {
+    attn: bool,
+    z_vproj: bool,
+}
+
+/// One fused block's recorded tensors, flat.
+struct BlockRecord {
+    attn: Option<Vec<f32>>,
+    z: Option<Vec<f32>>,
+    vproj: Option<Vec<f32>>,
 }
 
 /// The embedding and blocks `0..upto` on flat buffers: (tokens row-major, B, N).
@@ -375,9 +468,10 @@ fn vit_hidden(
     model: &VisionTransformer,
     img: &Tensor<4>,
     upto: usize,
-) -> Option<(Vec<f32>, usize, usize)> {
+    record: Record,
+) -> Option<(Vec<f32>, usize, usize, Vec<BlockRecord>)> {
     let device = model.device();
-    if !is_flex(&device) {
+    if !enabled() || !is_flex(&device) {
         return None;
     }
     let cfg = &model.config;
@@ -439,7 +533,10 @@ fn vit_hidden(
     let mut qkv = vec![0f32; rows * 3 * d];
     let mut att = vec![0f32; rows * d];
     let mut mlp = vec![0f32; rows * cfg.mlp_hidden];
+    let mut records = Vec::new();
     for blk in &model.blocks[..upto.min(model.blocks.len())] {
+        let heads = blk.attn.num_heads;
+        let z = record.z_vproj.then(|| x.clone());
         layer_norm(&x, d, &NormView::of(&blk.norm1, eps)?, &mut h);
         linear(
             &h,
@@ -448,7 +545,32 @@ fn vit_hidden(
             &mut qkv,
             Epilogue::Store,
         );
-        attention(&qkv, b, n, d, blk.attn.num_heads, &mut att);
+        let mut probs = record.attn.then(|| vec![0f32; b * heads * n * n]);
+        attention(&qkv, b, n, d, heads, &mut att, probs.as_deref_mut());
+        let vproj = match record.z_vproj {
+            true => {
+                // v·W_Oᵀ without the bias, of the values (the last third of every qkv row).
+                let v: Vec<f32> = qkv
+                    .chunks(3 * d)
+                    .flat_map(|row| row[2 * d..].iter().copied())
+                    .collect();
+                let mut out = vec![0f32; rows * d];
+                linear(
+                    &v,
+                    rows,
+                    &LinearView::weight_of(&blk.attn.proj)?,
+                    &mut out,
+                    Epilogue::Store,
+                );
+                Some(out)
+            }
+            false => None,
+        };
+        records.push(BlockRecord {
+            attn: probs,
+            z,
+            vproj,
+        });
         let proj = LinearView::of(&blk.attn.proj)?;
         linear(&att, rows, &proj, &mut x, Epilogue::Accumulate);
         layer_norm(&x, d, &NormView::of(&blk.norm2, eps)?, &mut h);
@@ -467,7 +589,7 @@ fn vit_hidden(
             Epilogue::Accumulate,
         );
     }
-    Some((x, b, n))
+    Some((x, b, n, records))
 }
 
 /// The logits of a plain ViT forward on normalised images `img` (B, 3, S, S), computed with
@@ -475,7 +597,7 @@ fn vit_hidden(
 /// f32 on the flex device (the caller then runs burn's forward). The result is a new tensor
 /// on the model's device, outside any autodiff graph.
 pub(crate) fn vit_logits(model: &VisionTransformer, img: &Tensor<4>) -> Option<Tensor<2>> {
-    let (x, b, n) = vit_hidden(model, img, model.blocks.len())?;
+    let (x, b, n, _) = vit_hidden(model, img, model.blocks.len(), Record::default())?;
     let cfg = &model.config;
     let eps = cfg.ln_eps;
     let d = cfg.hidden;

@@ -15,7 +15,7 @@ pub mod bert;
 pub mod clip;
 pub mod clip_tokenize;
 pub mod error;
-pub(crate) mod fast;
+pub mod fast;
 pub mod load;
 pub mod lrp;
 pub mod precision;

@@ -516,23 +516,14 @@ impl Explainable for VisionTransformer {
         let mut layers = Vec::with_capacity(self.blocks.len());
         // Blocks before the first probed attention carry no gradient the trace returns.
         let tracked_from = first_probe(&probes);
-        // When nothing is recorded of them either, the fused kernels compute those blocks
+        // The fused kernels compute those blocks and what the trace records of them
         // ([`crate::fast`]; on the flex device in f32, else burn's ops below).
-        let fused = if opts.attn || opts.z_vproj {
-            None
-        } else {
-            (tracked_from > 0)
-                .then(|| crate::fast::vit_prefix(self, &scaled, tracked_from))
-                .flatten()
-        };
+        let fused = (tracked_from > 0)
+            .then(|| crate::fast::vit_prefix(self, &scaled, tracked_from, opts.attn, opts.z_vproj))
+            .flatten();
         let (mut x, start) = match fused {
-            Some(x) => {
-                layers.extend((0..tracked_from).map(|_| LayerTrace {
-                    attn: None,
-                    grad: None,
-                    z: None,
-                    vproj: None,
-                }));
+            Some((x, prefix)) => {
+                layers.extend(prefix);
                 (x, tracked_from)
             }
             None => (self.embed(scaled), 0),

@@ -29,13 +29,9 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// burn's op-by-op forward of the same model (the fused kernels switched off).
 fn burn_logits(m: &dyn Explainable, input: &ModelInput) -> Vec<f32> {
-    let b = input.batch_size();
-    vec_of(
-        &m.trace(input, &vec![1.0; b], &TraceOptions::default())
-            .expect("trace")
-            .logits,
-    )
+    faithbench_models::fast::without_fused_kernels(|| vec_of(&m.logits(input).expect("logits")))
 }
 
 /// timm / Hugging Face logits of the three ViT fixtures, on the plain and the autodiff device.
@@ -154,10 +150,10 @@ fn fast_logits_match_burn_forward_at_vit_b16_size() {
 }
 
 /// A trace whose gradient starts at the last block runs the blocks before it on the fused
-/// kernels (as Ours-H's integrated-gradient steps do); asking for the block inputs as well turns
-/// that off, so the two traces differ only in how the prefix was computed.
+/// kernels, recording what the trace asks for (as Ours-H's integrated-gradient steps, GradCAM and
+/// Ours-T's main pass do); `without_fused_kernels` computes the same trace with burn's ops.
 #[test]
-fn fused_prefix_keeps_the_last_layer_gradient() {
+fn fused_prefix_keeps_records_and_the_last_layer_gradient() {
     let cfg = VitConfig {
         image_size: 32,
         patch_size: 8,
@@ -177,40 +173,83 @@ fn fused_prefix_keeps_the_last_layer_gradient() {
     let model = cfg.init(&dev);
     let input = random_input(2, 32, &dev);
     let alphas = [0.5f32, 1.0];
-    let trace = |z_vproj: bool| {
-        model
-            .trace(
-                &input,
-                &alphas,
-                &TraceOptions {
-                    attn: false,
-                    z_vproj,
-                    grad: Some(GradRequest {
-                        targets: vec![3, 5],
-                        objective: Objective::Logit,
-                        layers: vec![2],
-                    }),
-                },
-            )
-            .expect("trace")
+    for (attn, z_vproj) in [(false, false), (true, false), (true, true)] {
+        let trace = || {
+            model
+                .trace(
+                    &input,
+                    &alphas,
+                    &TraceOptions {
+                        attn,
+                        z_vproj,
+                        grad: Some(GradRequest {
+                            targets: vec![3, 5],
+                            objective: Objective::Logit,
+                            layers: vec![2],
+                        }),
+                    },
+                )
+                .expect("trace")
+        };
+        let fused = trace();
+        let plain = faithbench_models::fast::without_fused_kernels(trace);
+        let flat = |t: &Tensor<4>| t.to_data().try_to_vec::<f32>().expect("f32");
+        let flat3 = |t: &Tensor<3>| t.to_data().try_to_vec::<f32>().expect("f32");
+        let (gf, gp) = (
+            flat(fused.layers[2].grad.as_ref().expect("grad")),
+            flat(plain.layers[2].grad.as_ref().expect("grad")),
+        );
+        let scale = gp.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = max_abs_diff(&gf, &gp);
+        eprintln!("attn {attn} z/vproj {z_vproj}: last-layer gradient fused vs burn {d:.2e} (max {scale:.2e})");
+        assert!(scale > 1e-6, "degenerate gradient");
+        assert!(d <= 1e-5 * scale, "gradients differ by {d} (max {scale})");
+        assert!(max_abs_diff(&vec_of(&fused.logits), &vec_of(&plain.logits)) <= 2e-6);
+        for (i, (f, p)) in fused.layers.iter().zip(&plain.layers).enumerate() {
+            assert_eq!(f.attn.is_some(), attn, "layer {i}: attention recorded");
+            assert_eq!(f.z.is_some(), z_vproj, "layer {i}: block input recorded");
+            assert_eq!(f.vproj.is_some(), z_vproj, "layer {i}: v·W_O recorded");
+            assert_eq!(f.grad.is_some(), i == 2, "layer {i}: gradient");
+            if let (Some(a), Some(b)) = (&f.attn, &p.attn) {
+                let d = max_abs_diff(&flat(a), &flat(b));
+                assert!(d <= 1e-6, "layer {i}: attention differs by {d}");
+            }
+            for (name, a, b) in [("z", &f.z, &p.z), ("vproj", &f.vproj, &p.vproj)] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    let (a, b) = (flat3(a), flat3(b));
+                    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    let d = max_abs_diff(&a, &b);
+                    assert!(
+                        d <= 2e-6 * scale.max(1.0),
+                        "layer {i}: {name} differs by {d}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `without_fused_kernels` really switches the kernels off: the two logits of a ViT-B/16-sized
+/// block differ in their last bits (the fused summation order is another), and are equal to
+/// burn's own forward bit for bit when switched off.
+#[test]
+fn without_fused_kernels_is_burns_forward() {
+    let cfg = VitConfig {
+        depth: 1,
+        ..VitConfig::vit_b16()
     };
-    let (fused, plain) = (trace(false), trace(true));
-    assert!(fused.layers[0].z.is_none() && plain.layers[0].z.is_some());
-    let grad = |t: &ForwardTrace| {
-        t.layers[2]
-            .grad
-            .as_ref()
-            .expect("grad")
-            .to_data()
-            .try_to_vec::<f32>()
-            .expect("f32")
+    let dev = Device::flex();
+    let model = cfg.init(&dev);
+    let input = random_input(1, 224, &dev);
+    let ModelInput::Image(img) = &input else {
+        unreachable!()
     };
-    let (gf, gp) = (grad(&fused), grad(&plain));
-    let scale = gp.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let d = max_abs_diff(&gf, &gp);
-    eprintln!("last-layer gradient: fused prefix vs burn {d:.2e} (max {scale:.2e})");
-    assert!(scale > 1e-6, "degenerate gradient");
-    assert!(d <= 1e-5 * scale, "gradients differ by {d} (max {scale})");
-    let (lf, lp) = (vec_of(&fused.logits), vec_of(&plain.logits));
-    assert!(max_abs_diff(&lf, &lp) <= 2e-6, "logits differ");
+    let burn = vec_of(&model.forward(img.clone()));
+    let off = faithbench_models::fast::without_fused_kernels(|| {
+        vec_of(&model.logits(&input).expect("logits"))
+    });
+    let on = vec_of(&model.logits(&input).expect("logits"));
+    assert_eq!(off, burn, "switched off, logits are burn's forward");
+    assert_ne!(on, burn, "switched on, the fused kernels ran");
+    assert!(max_abs_diff(&on, &burn) <= 2e-6 * burn.iter().fold(1f32, |m, v| m.max(v.abs())));
 }

@@ -193,6 +193,8 @@ fn machine() -> Value {
 /// Everything the faithbench side measures, accumulated over rounds.
 struct Side {
     forward: Vec<Timing>,
+    /// The same forwards with the fused kernels switched off (burn's op-by-op forward).
+    forward_burn_ops: Vec<Timing>,
     forward_autodiff: Timing,
     forward_backward: Timing,
     explainers: Vec<(String, Timing)>,
@@ -255,6 +257,15 @@ fn run_side(
         log(&format!(
             "  forward b={b}: {:.3} s/image",
             side.forward[i].per_image()
+        ));
+        faithbench_models::fast::without_fused_kernels(|| {
+            time_into(&mut side.forward_burn_ops[i], opts.reps, || {
+                logits_ready(m.plain.logits(&x)?)
+            })
+        })?;
+        log(&format!(
+            "  forward b={b}, burn ops (fused kernels off): {:.3} s/image",
+            side.forward_burn_ops[i].per_image()
         ));
     }
     let x = image_on(cfg, 1, &m.ad_dev);
@@ -472,6 +483,14 @@ pub fn run_bench(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<Value
                 runs: vec![],
             })
             .collect(),
+        forward_burn_ops: opts
+            .forward_batches
+            .iter()
+            .map(|&b| Timing {
+                batch: b,
+                runs: vec![],
+            })
+            .collect(),
         forward_autodiff: Timing {
             batch: 1,
             runs: vec![],
@@ -624,6 +643,14 @@ fn assemble(opts: &BenchOptions, side: &Side, py_rounds: &[Value], loads: Vec<Va
         json!(side.forward.iter().map(Timing::to_json).collect::<Vec<_>>()),
     );
     faithbench.insert(
+        "forward_burn_ops".into(),
+        json!(side
+            .forward_burn_ops
+            .iter()
+            .map(Timing::to_json)
+            .collect::<Vec<_>>()),
+    );
+    faithbench.insert(
         "forward_autodiff_device".into(),
         side.forward_autodiff.to_json(),
     );
@@ -721,6 +748,17 @@ pub fn summary_lines(v: &Value) -> Vec<String> {
                 } else {
                     Value::Null
                 }),
+            ));
+        }
+    }
+    if let Some(arr) = fb["forward_burn_ops"].as_array() {
+        for e in arr {
+            out.push(format!(
+                "{:<34} {:>12} {:>10} {:>10}",
+                format!("forward b={}, burn ops", e["batch"].as_u64().unwrap_or(1)),
+                f(&e["s_per_image"]),
+                "",
+                "",
             ));
         }
     }
@@ -832,6 +870,13 @@ mod tests {
         assert!(v["goals"]["forward_vs_timm"]["value"].is_null());
         assert!(v["ratios_time_faithbench_over_pytorch"]["forward_b1_over_timm"].is_null());
         assert!(lines.iter().any(|l| l.contains("forward b=1")));
+        assert!(lines.iter().any(|l| l.contains("forward b=1, burn ops")));
+        assert!(
+            v["faithbench"]["forward_burn_ops"][0]["s_per_image"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
     }
 
     #[test]
