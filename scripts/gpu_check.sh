@@ -12,7 +12,7 @@
 # 4. runs configs/demo.toml on the wgpu device and `faithbench check`s it: the full demo against
 #    the committed results/demo/summary.csv; a `--limit N` run against the same limited run on
 #    the CPU (a limited run's scores are not the full baseline's);
-# 5. prints the time of every stage.
+# 5. prints the time and outcome of every stage (a failed test stage does not stop the others).
 #
 # Not part of .ci/run (CI has no GPU). Cargo runs under `nice -n 19`; set GPU_CHECK_NICE=0 on a
 # machine of your own. Exit status: 0 all passed, 1 a stage failed, 2 Vulkan missing / bad usage.
@@ -40,16 +40,24 @@ fi
 nice_cmd=(nice -n "${GPU_CHECK_NICE:-19}")
 export CARGO_TERM_COLOR=never
 timings=()
-stage() { # stage NAME COMMAND...: runs and times one stage; stops the script when it fails
+failed=()
+stage() { # stage NAME COMMAND...: runs and times one stage; a failed test stage is recorded and
+  # the script goes on (so one failing test does not hide the others and the demo); a failed
+  # build stops it (stage_required)
   local name="$1"; shift
   echo "gpu_check: == $name"
   local t0; t0=$(date +%s)
+  local status=ok
   if ! "$@"; then
+    status=FAILED
+    failed+=("$name")
     echo "gpu_check: FAILED: $name (after $(( $(date +%s) - t0 )) s)" >&2
-    print_timings
-    exit 1
   fi
-  timings+=("$(printf '%-44s %6d s' "$name" $(( $(date +%s) - t0 )))")
+  timings+=("$(printf '%-44s %6d s  %s' "$name" $(( $(date +%s) - t0 )) "$status")")
+}
+stage_required() { # like stage, but stops the script when it fails
+  stage "$@"
+  if [ ${#failed[@]} -gt 0 ]; then print_timings; exit 1; fi
 }
 print_timings() {
   echo "gpu_check: timings"
@@ -89,7 +97,7 @@ echo "gpu_check: device $device${limit:+, demo limited to $limit samples per dat
 target="${CARGO_TARGET_DIR:-target}"
 pkgs=(-p faithbench-cli -p faithbench-explain -p faithbench-models)
 features=faithbench-cli/wgpu,faithbench-explain/wgpu
-stage "build (release, --features wgpu; binary and tests)" \
+stage_required "build (release, --features wgpu; binary and tests)" \
   "${nice_cmd[@]}" cargo test --release --no-run "${pkgs[@]}" --features "$features"
 bin="$target/release/faithbench"
 
@@ -131,4 +139,8 @@ check_demo() { # faithbench check; the report goes to $out/check.md, its verdict
 stage "faithbench check against $baseline" check_demo
 
 print_timings
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "gpu_check: ${#failed[@]} stage(s) failed: ${failed[*]}" >&2
+  exit 1
+fi
 echo "gpu_check: all stages passed"

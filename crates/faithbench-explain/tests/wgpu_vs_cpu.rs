@@ -1,6 +1,7 @@
 //! Every registered explainer on the shipped demo models (`models/`), computed on the flex CPU
 //! backend and on a wgpu device, must give the same maps: max |flex − wgpu| ≤ 1e-4 relative to
-//! the map's scale (max |flex|), per model and method, for a batch of two real inputs each.
+//! the map's scale (max |flex|), per model and method, for a batch of two real inputs each —
+//! except transformer attribution, whose float32 LRP is ill-conditioned (see [`tolerance`]).
 //!
 //! Only built with `--features wgpu`. The wgpu device is `wgpu` (the best adapter: a GPU, else
 //! the CPU/software adapter), or the one `FAITHBENCH_TEST_DEVICE` names (`wgpu-cpu`). Without an
@@ -25,6 +26,22 @@ const TOL: f32 = 1e-4;
 
 /// Methods without device computation, not compared.
 const NOT_COMPARED: &[&str] = &["precomputed"];
+
+/// Wider bounds for methods whose float32 maps are ill-conditioned, with the reason.
+///
+/// Transformer attribution's LRP divides by near-cancelling sums (stabiliser 1e-9) through every
+/// layer, so its float32 map is only determined to the amplified rounding: on the flex device
+/// alone, float32 and float64 differ by 3.9e-3 of the maximum on the triangle image this test
+/// uses (`faithbench explain --precision`), and by 9–43 % on a random ViT-B/16
+/// (docs/explainers.md, "LRP precision"). lavapipe's division and exp are less exact than
+/// flex's (Vulkan allows 2.5 ulp and more), and the measured flex–wgpu difference is 2.1e-2 on
+/// the ViT-CLS, 4.1e-4 on the ViT-GAP (docs/gpu.md). Every other method is held to [`TOL`].
+fn tolerance(method: &str) -> f32 {
+    match method {
+        "transformer_attribution" => 5e-2,
+        _ => TOL,
+    }
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -196,9 +213,10 @@ fn compare(case: &Case) -> Vec<String> {
                     "{}/{}: max |flex − wgpu| {diff:.2e}, max |flex| {scale:.2e}, rel {rel:.2e}",
                     case.name, m.name
                 );
-                if rel > TOL {
+                let tol = tolerance(m.name);
+                if rel > tol {
                     failed.push(format!(
-                        "{}/{}: rel {rel:.3e} > {TOL:.0e}",
+                        "{}/{}: rel {rel:.3e} > {tol:.0e}",
                         case.name, m.name
                     ));
                 }
