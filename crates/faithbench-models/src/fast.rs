@@ -1,6 +1,7 @@
-//! A fused f32 inference forward for pre-LN transformers on burn's flex CPU device: the
-//! logits of a plain forward (no probes, no recorded tensors, no gradient), computed on the
-//! weights burn holds without copying them.
+//! A fused f32 inference forward for pre-LN transformers on burn's flex CPU device, computed on
+//! the weights burn holds without copying them: the logits of a plain forward, and the blocks
+//! of a trace that no returned gradient flows through (with the attention probabilities, block
+//! inputs and `v·W_Oᵀ` the trace records of them).
 //!
 //! Why it exists (docs/speed.md): burn's op-by-op forward allocates and zeroes a buffer for
 //! every op, adds biases and residuals in separate single-threaded passes, runs GELU on one
@@ -15,9 +16,10 @@
 //! order in the matmuls and LayerNorm, and [`gelu`]'s approximation of Φ, whose relative error
 //! is below 6e-7 — 1e-6 below x = −2, where the erf form PyTorch and burn evaluate loses most
 //! digits to cancellation): `tests/fast_forward.rs` compares the two on random models and
-//! against timm's logits. It is used by [`crate::trace::Explainable::logits`] of the ViT when
-//! the model is on the flex device (with or without autodiff) in f32; anything else (another
-//! device, f64, a probed or recorded trace) keeps burn's forward.
+//! against timm's logits. It is used by [`crate::trace::Explainable::logits`] of the ViT and by
+//! its `trace` for every block before the first probed one, when the model is on the flex
+//! device (with or without autodiff) in f32; anything else (another device, f64, probed blocks,
+//! the LRP model) keeps burn's ops. [`without_fused_kernels`] switches it off per thread.
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
@@ -202,6 +204,8 @@ pub(crate) fn linear(x: &[f32], m: usize, lin: &LinearView, out: &mut [f32], epi
             return;
         }
         let (mh, nw) = (row_h.min(m - r0), col_w.min(n - c0));
+        // Capture the Send wrapper, not its raw field (closures capture fields disjointly).
+        #[allow(clippy::redundant_locals)]
         let dst = dst;
         // SAFETY: tiles are disjoint blocks of `out`; `x` and `w` are only read; the strides
         // describe row-major matrices inside the slices checked above.
@@ -326,6 +330,8 @@ pub(crate) fn attention(
     });
     let job = |scratch: &mut Vec<f32>, j: usize| {
         let (s, h) = (j / heads, j % heads);
+        // Capture the Send wrapper, not its raw field (closures capture fields disjointly).
+        #[allow(clippy::redundant_locals)]
         let dst = dst;
         let scores: &mut [f32] = match probs {
             // SAFETY: job j owns the j-th n × n block of `probs`.
@@ -729,6 +735,7 @@ fn softmax_body(row: &mut [f32]) {
 /// the Chebyshev-fitted approximation of Press et al., *Numerical Recipes* (2nd ed., §6.2,
 /// `erfcc`), fractional error below 1.2e-7 for every u ≥ 0.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // the coefficients as published
 fn gelu_one(x: f32) -> f32 {
     let u = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * u);
