@@ -15,28 +15,11 @@ use faithbench_models::lrp::LrpRules;
 use faithbench_models::weights::WeightFile;
 use faithbench_models::*;
 
+mod common;
+use common::{max_abs_diff, max_rel_diff, vec_of};
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/clip")
-}
-
-fn vec_of<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.to_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32 data")
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
-    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    max_abs_diff(a, b) / scale
 }
 
 fn get<'a>(r: &'a WeightFile, k: &str) -> &'a [f32] {

@@ -10,28 +10,46 @@ use faithbench_models::vit::{FcNormOrder, Pool, VitConfig};
 use faithbench_models::weights::WeightFile;
 use faithbench_models::*;
 
+mod common;
+use common::{max_abs, max_abs_diff, vec_of};
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models")
-}
-
-fn vec_of(t: &Tensor<2>) -> Vec<f32> {
-    t.to_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32 data")
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// burn's op-by-op forward of the same model (the fused kernels switched off).
 fn burn_logits(m: &dyn Explainable, input: &ModelInput) -> Vec<f32> {
     faithbench_models::fast::without_fused_kernels(|| vec_of(&m.logits(input).expect("logits")))
+}
+
+/// A small random-init ViT (32², patches of 8, 3 blocks, width 96, 4 heads).
+fn tiny_config() -> VitConfig {
+    VitConfig {
+        image_size: 32,
+        patch_size: 8,
+        hidden: 96,
+        depth: 3,
+        heads: 4,
+        mlp_hidden: 192,
+        num_classes: 7,
+        qkv_bias: true,
+        ln_eps: 1e-6,
+        pool: Pool::Cls,
+        norm_mean: [0.5; 3],
+        norm_std: [0.5; 3],
+        fc_norm_order: FcNormOrder::PoolThenNorm,
+    }
+}
+
+/// The fused logits of `model` on `input` equal burn's to 2e-6 of the largest logit.
+fn assert_fast_matches_burn(name: &str, model: &dyn Explainable, input: &ModelInput) {
+    let fast = vec_of(&model.logits(input).expect("logits"));
+    let slow = burn_logits(model, input);
+    let scale = max_abs(&slow);
+    let d = max_abs_diff(&fast, &slow);
+    eprintln!("{name}: fast vs burn {d:.2e} (max |logit| {scale:.2})");
+    assert!(scale > 0.1, "{name}: degenerate logits");
+    assert!(d <= 2e-6 * scale.max(1.0), "{name}: differ by {d}");
 }
 
 /// timm / Hugging Face logits of the three ViT fixtures, on the plain and the autodiff device.
@@ -70,21 +88,7 @@ fn random_input(b: usize, s: usize, dev: &Device) -> ModelInput {
 /// Random models of every pooling variant: the fused forward equals burn's to float rounding.
 #[test]
 fn fast_logits_match_burn_forward_on_every_pooling() {
-    let base = VitConfig {
-        image_size: 32,
-        patch_size: 8,
-        hidden: 96,
-        depth: 3,
-        heads: 4,
-        mlp_hidden: 192,
-        num_classes: 7,
-        qkv_bias: true,
-        ln_eps: 1e-6,
-        pool: Pool::Cls,
-        norm_mean: [0.5; 3],
-        norm_std: [0.5; 3],
-        fc_norm_order: FcNormOrder::PoolThenNorm,
-    };
+    let base = tiny_config();
     let variants = [
         ("cls", base.clone()),
         (
@@ -116,13 +120,7 @@ fn fast_logits_match_burn_forward_on_every_pooling() {
         let model = cfg.init(&dev);
         for b in [1, 3] {
             let input = random_input(b, cfg.image_size, &dev);
-            let fast = vec_of(&model.logits(&input).expect("logits"));
-            let slow = burn_logits(&model, &input);
-            let scale = slow.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = max_abs_diff(&fast, &slow);
-            eprintln!("{name} b={b}: fast vs burn {d:.2e} (max |logit| {scale:.2})");
-            assert!(scale > 0.1, "{name}: degenerate logits");
-            assert!(d <= 2e-6 * scale.max(1.0), "{name} b={b}: differ by {d}");
+            assert_fast_matches_burn(&format!("{name} b={b}"), &model, &input);
         }
     }
 }
@@ -139,13 +137,7 @@ fn fast_logits_match_burn_forward_at_vit_b16_size() {
     let model = cfg.init(&dev);
     for b in [1, 2] {
         let input = random_input(b, 224, &dev);
-        let fast = vec_of(&model.logits(&input).expect("logits"));
-        let slow = burn_logits(&model, &input);
-        let scale = slow.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = max_abs_diff(&fast, &slow);
-        eprintln!("vit_b16 depth 2, b={b}: fast vs burn {d:.2e} (max |logit| {scale:.2})");
-        assert!(scale > 0.1, "degenerate logits");
-        assert!(d <= 2e-6 * scale.max(1.0), "b={b}: differ by {d}");
+        assert_fast_matches_burn(&format!("vit_b16 depth 2, b={b}"), &model, &input);
     }
 }
 
@@ -154,21 +146,7 @@ fn fast_logits_match_burn_forward_at_vit_b16_size() {
 /// Ours-T's main pass do); `without_fused_kernels` computes the same trace with burn's ops.
 #[test]
 fn fused_prefix_keeps_records_and_the_last_layer_gradient() {
-    let cfg = VitConfig {
-        image_size: 32,
-        patch_size: 8,
-        hidden: 96,
-        depth: 3,
-        heads: 4,
-        mlp_hidden: 192,
-        num_classes: 7,
-        qkv_bias: true,
-        ln_eps: 1e-6,
-        pool: Pool::Cls,
-        norm_mean: [0.5; 3],
-        norm_std: [0.5; 3],
-        fc_norm_order: FcNormOrder::PoolThenNorm,
-    };
+    let cfg = tiny_config();
     let dev = Device::flex().autodiff();
     let model = cfg.init(&dev);
     let input = random_input(2, 32, &dev);
@@ -193,13 +171,11 @@ fn fused_prefix_keeps_records_and_the_last_layer_gradient() {
         };
         let fused = trace();
         let plain = faithbench_models::fast::without_fused_kernels(trace);
-        let flat = |t: &Tensor<4>| t.to_data().try_to_vec::<f32>().expect("f32");
-        let flat3 = |t: &Tensor<3>| t.to_data().try_to_vec::<f32>().expect("f32");
         let (gf, gp) = (
-            flat(fused.layers[2].grad.as_ref().expect("grad")),
-            flat(plain.layers[2].grad.as_ref().expect("grad")),
+            vec_of(fused.layers[2].grad.as_ref().expect("grad")),
+            vec_of(plain.layers[2].grad.as_ref().expect("grad")),
         );
-        let scale = gp.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = max_abs(&gp);
         let d = max_abs_diff(&gf, &gp);
         eprintln!("attn {attn} z/vproj {z_vproj}: last-layer gradient fused vs burn {d:.2e} (max {scale:.2e})");
         assert!(scale > 1e-6, "degenerate gradient");
@@ -211,13 +187,13 @@ fn fused_prefix_keeps_records_and_the_last_layer_gradient() {
             assert_eq!(f.vproj.is_some(), z_vproj, "layer {i}: v·W_O recorded");
             assert_eq!(f.grad.is_some(), i == 2, "layer {i}: gradient");
             if let (Some(a), Some(b)) = (&f.attn, &p.attn) {
-                let d = max_abs_diff(&flat(a), &flat(b));
+                let d = max_abs_diff(&vec_of(a), &vec_of(b));
                 assert!(d <= 1e-6, "layer {i}: attention differs by {d}");
             }
             for (name, a, b) in [("z", &f.z, &p.z), ("vproj", &f.vproj, &p.vproj)] {
                 if let (Some(a), Some(b)) = (a, b) {
-                    let (a, b) = (flat3(a), flat3(b));
-                    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    let (a, b) = (vec_of(a), vec_of(b));
+                    let scale = max_abs(&b);
                     let d = max_abs_diff(&a, &b);
                     assert!(
                         d <= 2e-6 * scale.max(1.0),
@@ -251,5 +227,5 @@ fn without_fused_kernels_is_burns_forward() {
     let on = vec_of(&model.logits(&input).expect("logits"));
     assert_eq!(off, burn, "switched off, logits are burn's forward");
     assert_ne!(on, burn, "switched on, the fused kernels ran");
-    assert!(max_abs_diff(&on, &burn) <= 2e-6 * burn.iter().fold(1f32, |m, v| m.max(v.abs())));
+    assert!(max_abs_diff(&on, &burn) <= 2e-6 * max_abs(&burn).max(1.0));
 }
