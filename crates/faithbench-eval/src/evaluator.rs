@@ -568,6 +568,21 @@ pub struct ResolveContext<'a> {
     pub image: Option<ImageFacts>,
 }
 
+#[cfg(test)]
+impl ResolveContext<'static> {
+    /// The context of an evaluator "e" on dataset "d" without classes or text facts, with the
+    /// given image facts (tests).
+    pub(crate) fn for_tests(image: Option<ImageFacts>) -> Self {
+        ResolveContext {
+            evaluator: "e",
+            dataset: "d",
+            classes: None,
+            text: None,
+            image,
+        }
+    }
+}
+
 /// Resolved settings of an evaluator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {

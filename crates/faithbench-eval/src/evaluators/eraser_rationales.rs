@@ -989,13 +989,7 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let ctx = ResolveContext {
-            evaluator: "e",
-            dataset: "d",
-            classes: None,
-            text: None,
-            image: None,
-        };
+        let ctx = ResolveContext::for_tests(None);
         for (t, msg) in [
             (serde_json::json!({"ks": [0]}), "ks must be"),
             (serde_json::json!({"ks": [5, 5]}), "listed twice"),

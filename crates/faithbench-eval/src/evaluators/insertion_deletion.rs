@@ -364,13 +364,7 @@ mod tests {
     use crate::evaluator::ImageFacts;
 
     fn ctx(image: Option<ImageFacts>) -> ResolveContext<'static> {
-        ResolveContext {
-            evaluator: "e",
-            dataset: "d",
-            classes: None,
-            text: None,
-            image,
-        }
+        ResolveContext::for_tests(image)
     }
 
     /// RISE's baselines are the defaults per mode; `mean` takes the model's mean; bad keys,

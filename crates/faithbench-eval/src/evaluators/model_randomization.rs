@@ -521,13 +521,7 @@ mod tests {
 
     fn settings(order: RandomizationOrder) -> Settings {
         let t = serde_json::json!({"order": order});
-        let ctx = ResolveContext {
-            evaluator: "e",
-            dataset: "d",
-            classes: None,
-            text: None,
-            image: None,
-        };
+        let ctx = ResolveContext::for_tests(None);
         from_settings(
             "x",
             &resolve(t.as_object().unwrap(), &ctx, "model_randomization")
@@ -673,13 +667,7 @@ mod tests {
         assert_eq!(step_metric(3, "block 11"), "03_block11");
         assert_eq!(step_metric(0, "head"), "00_head");
         let t = serde_json::json!({"fail_threshold": 2.0});
-        let ctx = ResolveContext {
-            evaluator: "e",
-            dataset: "d",
-            classes: None,
-            text: None,
-            image: None,
-        };
+        let ctx = ResolveContext::for_tests(None);
         let err = resolve(t.as_object().unwrap(), &ctx, "model_randomization").unwrap_err();
         assert!(err.to_string().contains("fail_threshold"), "{err}");
         let t = serde_json::json!({"ordr": "cascading"});

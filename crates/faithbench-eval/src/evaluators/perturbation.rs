@@ -429,13 +429,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> ResolveContext<'static> {
-        ResolveContext {
-            evaluator: "e",
-            dataset: "d",
-            classes: None,
-            text: None,
-            image: None,
-        }
+        ResolveContext::for_tests(None)
     }
 
     #[test]

@@ -91,13 +91,7 @@ mod tests {
     use crate::evaluator::Protocol;
 
     fn ctx(image: Option<ImageFacts>) -> ResolveContext<'static> {
-        ResolveContext {
-            evaluator: "e",
-            dataset: "d",
-            classes: None,
-            text: None,
-            image,
-        }
+        ResolveContext::for_tests(image)
     }
 
     const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
