@@ -173,6 +173,53 @@ unsafe impl Sync for SendPtr {}
 /// Below this many multiply-adds a matmul runs on the calling thread.
 const SERIAL_MACS: usize = 1 << 21;
 
+/// `dst ⟵ [dst +] beta · lhs · rhs` on the calling thread (`gemm` without parallelism): `dst`
+/// (m × n) and `lhs` (m × k) are row-major with the given row strides, `rhs` (k × n) has element
+/// (i, j) at `rhs + i·rhs_rs + j·rhs_cs`.
+///
+/// # Safety
+/// Every strided element must lie inside a live allocation, and `dst` must not overlap the
+/// inputs or be written by another thread meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    accumulate: bool,
+    lhs: *const f32,
+    lhs_rs: isize,
+    rhs: *const f32,
+    rhs_cs: isize,
+    rhs_rs: isize,
+    beta: f32,
+) {
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs,
+            accumulate,
+            lhs,
+            1,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
+            1.0f32,
+            beta,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// `out (m × n) ⟵ epilogue(x (m × k) · W + b)`, all row-major. The work is split into tiles of
 /// whole columns (and, when there are few columns, of rows), one single-threaded `gemm` call
 /// per tile on the rayon workers; the bias and the epilogue are applied to each tile right
@@ -211,26 +258,19 @@ pub(crate) fn linear(x: &[f32], m: usize, lin: &LinearView, out: &mut [f32], epi
         // describe row-major matrices inside the slices checked above.
         unsafe {
             let d = dst.0.add(r0 * n + c0);
-            gemm::gemm(
+            gemm_serial(
                 mh,
                 nw,
                 k,
                 d,
-                1,
                 n as isize,
                 epi == Epilogue::Accumulate,
                 x.as_ptr().add(r0 * k),
-                1,
                 k as isize,
                 w.as_ptr().add(c0),
                 1,
                 n as isize,
                 1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
             for r in 0..mh {
                 let row = std::slice::from_raw_parts_mut(d.add(r * n), nw);
@@ -349,50 +389,36 @@ pub(crate) fn attention(
             let kt = qkv.as_ptr().add(base + d + h * hd);
             let v = qkv.as_ptr().add(base + 2 * d + h * hd);
             // scores (n × n) = scale · q (n × hd, row stride 3d) · kᵀ (hd × n: kᵀ[c][j] = k[j][c])
-            gemm::gemm(
+            gemm_serial(
                 n,
                 n,
                 hd,
                 scores.as_mut_ptr(),
-                1,
                 n as isize,
                 false,
                 q,
-                1,
                 3 * d as isize,
                 kt,
                 3 * d as isize,
                 1,
-                1.0f32,
                 scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
             for row in scores.chunks_mut(n) {
                 softmax(row);
             }
-            gemm::gemm(
+            gemm_serial(
                 n,
                 hd,
                 n,
                 dst.0.add(s * n * d + h * hd),
-                1,
                 d as isize,
                 false,
                 scores.as_ptr(),
-                1,
                 n as isize,
                 v,
                 1,
                 3 * d as isize,
                 1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
         }
     };

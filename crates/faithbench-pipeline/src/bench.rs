@@ -474,23 +474,18 @@ pub fn run_bench(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<Value
         plain_dev,
         ad_dev,
     };
+    let per_forward_batch = || -> Vec<Timing> {
+        opts.forward_batches
+            .iter()
+            .map(|&b| Timing {
+                batch: b,
+                runs: vec![],
+            })
+            .collect()
+    };
     let mut side = Side {
-        forward: opts
-            .forward_batches
-            .iter()
-            .map(|&b| Timing {
-                batch: b,
-                runs: vec![],
-            })
-            .collect(),
-        forward_burn_ops: opts
-            .forward_batches
-            .iter()
-            .map(|&b| Timing {
-                batch: b,
-                runs: vec![],
-            })
-            .collect(),
+        forward: per_forward_batch(),
+        forward_burn_ops: per_forward_batch(),
         forward_autodiff: Timing {
             batch: 1,
             runs: vec![],
